@@ -1,0 +1,7 @@
+"""The networks: B-splines, KAN layers, the KAN and its training loop."""
+
+from .layer import KANLayer
+from .network import KAN
+from .train import History, fit
+
+__all__ = ["KAN", "KANLayer", "History", "fit"]

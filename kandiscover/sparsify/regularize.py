@@ -1,0 +1,54 @@
+r"""The KAN paper's sparsity penalty.
+
+For layer :math:`\Phi_l` with edges :math:`\phi_{ij}`, on a batch of inputs
+:math:`x^{(1)}, \dots, x^{(B)}`:
+
+.. math::
+    |\phi_{ij}|_1 = \frac{1}{B} \sum_{b=1}^{B} |\phi_{ij}(x_i^{(b)})|, \qquad
+    |\Phi_l|_1 = \sum_{i,j} |\phi_{ij}|_1,
+
+.. math::
+    S(\Phi_l) = -\sum_{i,j} p_{ij} \log p_{ij}, \qquad
+    p_{ij} = \frac{|\phi_{ij}|_1}{|\Phi_l|_1},
+
+and the penalty added to the loss is
+
+.. math::
+    \lambda \Bigl(\mu_1 \sum_l |\Phi_l|_1 + \mu_2 \sum_l S(\Phi_l)\Bigr)
+    + \lambda\,\mu_c \sum_{l,i,j,m} |c_{ijm}|
+    + \lambda\,\mu_{d} \sum_{l,i,j,m} |c_{ij,m+1} - c_{ijm}|,
+
+with :math:`\lambda` = ``lamb``, :math:`\mu_1` = ``lamb_l1``,
+:math:`\mu_2` = ``lamb_entropy`` and the optional coefficient terms
+:math:`\mu_c` = ``lamb_coef``, :math:`\mu_d` = ``lamb_coefdiff``.
+The activations come from a subsample of the batch (see ``train.fit``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["regularization", "edge_l1"]
+
+
+def edge_l1(acts: torch.Tensor) -> torch.Tensor:
+    """Mean absolute activation of every edge: (batch, n_in, n_out) -> (n_in, n_out)."""
+    return acts.abs().mean(0)
+
+
+def regularization(model, x: torch.Tensor, lamb_l1: float = 1.0,
+                   lamb_entropy: float = 2.0, lamb_coef: float = 0.0,
+                   lamb_coefdiff: float = 0.0, eps: float = 1e-12) -> torch.Tensor:
+    """The bracketed penalty above (without the leading ``lamb``) for ``model`` on ``x``."""
+    total = x.new_zeros(())
+    for layer, acts in zip(model.layers, model.edge_activations(x)):
+        l1 = edge_l1(acts)
+        layer_l1 = l1.sum()
+        p = l1 / (layer_l1 + eps)
+        entropy = -(p * torch.log(p + eps)).sum()
+        total = total + lamb_l1 * layer_l1 + lamb_entropy * entropy
+        if lamb_coef:
+            total = total + lamb_coef * layer.coef.abs().sum()
+        if lamb_coefdiff:
+            total = total + lamb_coefdiff * layer.coef.diff(dim=-1).abs().sum()
+    return total
