@@ -1,0 +1,168 @@
+"""HDF5 model files.
+
+Layout of a model file (``format_version`` 1)::
+
+    /                      attrs: kind="kandiscover.KAN", format_version=1,
+                                  config (JSON of the constructor arguments),
+                                  kandiscover_version
+    /layers/<l>/grid       (n_in, G + 1) knots
+    /layers/<l>/coef       (n_in, n_out, G + k) spline coefficients
+    /layers/<l>/scale_base, scale_sp, mask, sym_mask   (n_in, n_out)
+    /layers/<l>/sym_params (n_in, n_out, 4)  a, b, c, d of symbolic edges
+    /layers/<l>/symbolic   compound table (i, j, name) of symbolic edges
+    /nodes/<l>/subnode_scale, subnode_bias, node_scale, node_bias
+
+No pickle: every symbolic function is stored by its name in
+:mod:`kandiscover.symbolic.library` and looked up on load.  Files are written
+to a temporary file in the target folder and renamed, so an interrupted
+save never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from ..errors import ModelFileError
+from ..kan.layer import SymbolicEdge
+from ..kan.network import KAN
+from ..symbolic import library
+
+__all__ = ["save", "load", "FORMAT_VERSION", "atomic_path"]
+
+FORMAT_VERSION = 1
+KIND = "kandiscover.KAN"
+_LAYER_TENSORS = ("coef", "scale_base", "scale_sp", "mask", "sym_mask", "sym_params")
+_NODE_TENSORS = ("subnode_scale", "subnode_bias", "node_scale", "node_bias")
+
+
+class atomic_path:
+    """Context manager yielding a temporary path next to ``path``; on success
+    the temporary file replaces ``path``, on error it is removed."""
+
+    def __init__(self, path: str | os.PathLike, suffix: str = ".tmp"):
+        self.path = Path(path)
+        self.suffix = suffix
+
+    def __enter__(self) -> Path:
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if not folder.is_dir():
+            raise ModelFileError(f"cannot write {self.path}: folder {folder} does not exist")
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.suffix,
+                                   dir=folder)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def save(model: KAN, path: str | os.PathLike) -> Path:
+    """Write ``model`` to the HDF5 file ``path`` (atomically); return the path."""
+    if not isinstance(model, KAN):
+        raise TypeError(f"save expects a kandiscover.KAN, got {type(model).__name__}")
+    for l, layer in enumerate(model.layers):
+        for (i, j), edge in layer.symbolic.items():
+            try:
+                entry = library.get(edge.name)
+            except KeyError:
+                raise ModelFileError(
+                    f"edge ({l}, {i}, {j}) uses function {edge.name!r}, which is not in "
+                    "the symbolic library; register it with "
+                    "kandiscover.symbolic.library.register(...) before saving") from None
+            if entry.torch_fn is not edge.fn:
+                raise ModelFileError(
+                    f"edge ({l}, {i}, {j}) is named {edge.name!r} but its function is not "
+                    "the library's function of that name; register it under its own name")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["kind"] = KIND
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["config"] = json.dumps(model.config)
+            from .. import __version__
+            f.attrs["kandiscover_version"] = __version__
+            for l, layer in enumerate(model.layers):
+                g = f.create_group(f"layers/{l}")
+                g.create_dataset("grid", data=layer.grid.detach().cpu().numpy())
+                for name in _LAYER_TENSORS:
+                    g.create_dataset(name, data=getattr(layer, name).detach().cpu().numpy())
+                rows = sorted(layer.symbolic.items())
+                table = np.array([(i, j, e.name.encode()) for (i, j), e in rows],
+                                 dtype=[("i", "i4"), ("j", "i4"), ("name", "S64")])
+                g.create_dataset("symbolic", data=table, shape=(len(rows),))
+                n = f.create_group(f"nodes/{l}")
+                for name in _NODE_TENSORS:
+                    n.create_dataset(name, data=getattr(model, name)[l].detach().cpu().numpy())
+    return path
+
+
+def _open(path: Path) -> h5py.File:
+    if not path.exists():
+        raise ModelFileError(f"model file {path} does not exist")
+    if not h5py.is_hdf5(path):
+        raise ModelFileError(f"{path} is not an HDF5 file (or it is truncated)")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise ModelFileError(f"{path} could not be read as HDF5 ({exc}); the file may "
+                             "be truncated or damaged") from None
+
+
+def load(path: str | os.PathLike) -> KAN:
+    """Read a model written by :func:`save`."""
+    path = Path(path)
+    with _open(path) as f:
+        kind = f.attrs.get("kind")
+        if isinstance(kind, bytes):
+            kind = kind.decode()
+        if kind != KIND:
+            raise ModelFileError(f"{path} is an HDF5 file but not a kandiscover model "
+                                 f"(kind attribute: {kind!r})")
+        version = int(f.attrs.get("format_version", -1))
+        if version > FORMAT_VERSION or version < 1:
+            raise ModelFileError(f"{path} has model format_version {version}; this "
+                                 f"kandiscover reads versions 1..{FORMAT_VERSION}")
+        try:
+            return _read_model(f)
+        except (KeyError, OSError, ValueError, TypeError) as exc:
+            raise ModelFileError(f"{path} is an incomplete or damaged model file: "
+                                 f"{exc}") from None
+
+
+def _read_model(f: h5py.File) -> KAN:
+    cfg = json.loads(f.attrs["config"])
+    cfg["width"] = [tuple(p) for p in cfg["width"]]
+    model = KAN(**cfg)
+    with torch.no_grad():
+        for l, layer in enumerate(model.layers):
+            g = f[f"layers/{l}"]
+            layer.set_grid(torch.from_numpy(g["grid"][()]))
+            for name in _LAYER_TENSORS:
+                getattr(layer, name).copy_(torch.from_numpy(g[name][()]))
+            layer.symbolic = {}
+            for row in g["symbolic"][()]:
+                name = row["name"].decode()
+                try:
+                    entry = library.get(name)
+                except KeyError as exc:
+                    raise ModelFileError(f"edge ({l}, {row['i']}, {row['j']}) uses "
+                                         f"{exc.args[0]}; register that function "
+                                         "before loading") from None
+                layer.symbolic[(int(row["i"]), int(row["j"]))] = SymbolicEdge(
+                    name, entry.torch_fn)
+            layer._rebuild_groups()
+            n = f[f"nodes/{l}"]
+            for name in _NODE_TENSORS:
+                getattr(model, name)[l].copy_(torch.from_numpy(n[name][()]))
+    return model

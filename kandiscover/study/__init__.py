@@ -1,0 +1,1 @@
+"""Studies compose the stages; the stages never import the studies."""
