@@ -212,7 +212,7 @@ class KANLayer(nn.Module):
         # enforce strictly increasing knots (ties in the data)
         min_gap = (span / G * 1e-3)[:, None]
         new_grid = torch.maximum(new_grid, torch.cummax(new_grid, dim=1).values)
-        gaps = torch.clamp(new_grid.diff(dim=1), min=0) + min_gap
+        gaps = torch.maximum(new_grid.diff(dim=1), min_gap)
         new_grid = torch.cat([new_grid[:, :1], new_grid[:, :1] + gaps.cumsum(1)], 1)
         sweep = lo[None, :] + span[None, :] * torch.linspace(
             0, 1, 4 * (G + self.k) + 1, dtype=x.dtype)[:, None]

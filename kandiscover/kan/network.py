@@ -277,14 +277,20 @@ class KAN(nn.Module):
 
         The new knots follow the old ones' distribution (piecewise-linear
         interpolation of the old knots); each new spline is the least-squares
-        fit of the old one on a dense sweep of its grid (plus the layer's
-        inputs on ``X`` if given).  Everything else is copied.
+        fit of the old one on a dense sweep of its grid plus the layer's
+        inputs on ``X`` (default: the sample kept from the last ``fit``).
+        Everything else is copied.
         """
         new_grid = check_int(new_grid, "new_grid", 1)
         cfg = dict(self.config, grid=new_grid)
         new = KAN(**{**cfg, "width": [tuple(p) for p in cfg["width"]]})
         new.load_state_dict(_without_splines(self.state_dict()), strict=False)
-        xs = self.trace(self.as_tensor(X))[0] if X is not None else None
+        if X is not None:
+            xs = self.trace(self.as_tensor(X))[0]
+        elif self.fit_sample_ is not None:
+            xs = self.trace(self.fit_sample_)[0]
+        else:
+            xs = None
         for l, (old, lay) in enumerate(zip(self.layers, new.layers)):
             G_old = old.num_grid
             pos = torch.linspace(0, G_old, new_grid + 1, dtype=torch.float64)
