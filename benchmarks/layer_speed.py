@@ -128,6 +128,13 @@ def _pykan_version() -> str:
         return "unknown"
 
 
+def _loadavg() -> Optional[List[float]]:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):  # not available on Windows
+        return None
+
+
 def _make_step(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
     params = [p for p in model.parameters() if p.requires_grad]
 
@@ -217,15 +224,26 @@ def benchmark_case(width: List[int], batch: int, pykan_cls, args) -> Dict[str, o
         _calibrate(r, args.warmup_seconds, args.max_warmup)
         _plan(r, args.block_seconds, args.budget, args.min_blocks, args.max_blocks)
 
-    # Round robin: block i of every implementation, then block i + 1, ...
-    for i in range(max(r.n_blocks for r in runners)):
-        for r in runners:
-            if i < r.n_blocks:
-                r.samples.append(_time_block(r.step, r.block_steps))
+    # Round robin: one block of every implementation per round, so that a burst of
+    # noise hits all of them alike. An implementation stops once it has its planned
+    # number of blocks, or when its timed blocks have used up the budget (the machine
+    # got slower than calibrated) -- but never before `min_blocks` blocks.
+    spent = {r.name: 0.0 for r in runners}
+    rnd = 0
+    while True:
+        active = [r for r in runners
+                  if len(r.samples) < args.min_blocks
+                  or (len(r.samples) < r.n_blocks and spent[r.name] < args.budget)]
+        if not active:
+            break
+        rnd += 1
+        for r in active:
+            per_step = _time_block(r.step, r.block_steps)
+            r.samples.append(per_step)
+            spent[r.name] += per_step * r.block_steps
         if args.verbose:
-            print(f"  {width} round {i + 1}: " + ", ".join(
-                f"{r.name} {1e3 * r.samples[-1]:.2f} ms" for r in runners
-                if r.samples), flush=True)
+            print(f"  {width} round {rnd}: " + ", ".join(
+                f"{r.name} {1e3 * r.samples[-1]:.2f} ms" for r in active), flush=True)
 
     results = {r.name: r.result() for r in runners}
     return {"width": list(width), "batch": batch, "results": results}
@@ -300,11 +318,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         "grid": GRID,
         "k": K,
         "mode": "quick" if args.quick else "full",
+        "loadavg_before": _loadavg(),
     }
     print("kandiscover KAN layer speed benchmark (one forward+backward step, CPU float32)")
     for key in ("python", "torch", "kandiscover", "pykan", "torch_threads", "platform",
-                "machine", "processor", "cpu_count", "mode"):
+                "machine", "processor", "cpu_count", "loadavg_before", "mode"):
         print(f"  {key:<14} {info[key]}")
+    load = info["loadavg_before"]
+    if load is not None and load[0] >= 0.75 and torch.get_num_threads() > 1:
+        print(f"WARNING: the 1-minute load average is {load[0]:.2f} before the benchmark "
+              "started: other processes are using the CPU. Multi-threaded torch timings "
+              "can then be inflated many-fold (threads wait on each other); compare "
+              "with --threads 1.")
     print(flush=True)
 
     torch.set_default_dtype(torch.float32)
@@ -335,8 +360,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         case["ratio_default_over_kd"], case["ratio_speed_over_kd"] = r_d, r_s
         print(f"{str(case['width']):<16} {case['batch']:>5} {kd_ms:>15.3f} "
               f"{_fmt(d_ms, '.3f'):>17} {_fmt(s_ms, '.3f'):>15} "
-              f"{_fmt(r_d, '.1f') + ('x' if r_d else ''):>11} "
-              f"{_fmt(r_s, '.1f') + ('x' if r_s else ''):>9}")
+              f"{_fmt(r_d, '.1f') + ('x' if r_d is not None else ''):>11} "
+              f"{_fmt(r_s, '.1f') + ('x' if r_s is not None else ''):>9}")
     print("(median of per-step block times; ratios are pykan time / kandiscover time)")
 
     # ---- targets
@@ -357,8 +382,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         targets.append({"width": width, "against": impl, "required": need,
                         "measured": got, "status": status})
         print(f"  {status:<4}  {str(width):<16} >= {need:g}x {IMPL_LABELS[impl]:<14} "
-              f"measured {_fmt(got, '.1f')}x")
-    print(f"\ntotal benchmark time: {total:.1f} s")
+              f"measured {_fmt(got, '.1f') + ('x' if got is not None else '')}")
+    info["loadavg_after"] = _loadavg()
+    print(f"\nload average (1, 5, 15 min): before {info['loadavg_before']}, "
+          f"after {info['loadavg_after']}")
+    print(f"total benchmark time: {total:.1f} s")
 
     if json_path:
         payload = {"info": info, "cases": cases, "targets": targets,

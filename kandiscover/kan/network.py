@@ -170,6 +170,13 @@ class KAN(nn.Module):
         self._mult_plan = [self._plan_mult(l) for l in range(1, len(w))]
         self.fit_sample_: torch.Tensor | None = None
 
+    def _apply(self, fn, *args, **kwargs):
+        # keep dtype and config in step with .double(), .float(), .to(dtype)
+        out = super()._apply(fn, *args, **kwargs)
+        self.dtype = self.layers[0].coef.dtype
+        self.config["dtype"] = str(self.dtype).replace("torch.", "")
+        return out
+
     # ----------------------------------------------------------- structure
     @property
     def depth(self) -> int:
