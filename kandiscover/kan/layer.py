@@ -141,8 +141,11 @@ class KANLayer(nn.Module):
         self._groups = [(fn, torch.tensor(ii, device=dev), torch.tensor(jj, device=dev))
                         for fn, ii, jj in by_name.values()]
 
-    def _apply(self, fn, *args, **kwargs):  # keep index tensors on the module's device
+    def _apply(self, fn, *args, **kwargs):
+        # knots are a function of the grid (recomputed after dtype changes, so
+        # that a converted model equals a loaded one); index tensors follow the device
         out = super()._apply(fn, *args, **kwargs)
+        self.knots = extend_grid(self.grid, self.k)
         self._rebuild_groups()
         return out
 
