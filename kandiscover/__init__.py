@@ -9,28 +9,15 @@ The public API::
     kandiscover.plot(pruned, "net.png")
 """
 
-from typing import Any
-
 from .data.store import load, save
 from .errors import (InputError, InputTypeError, KandiscoverError, ModelFileError,
                      PruningError, TrainingError)
 from .kan import KAN, History, KANLayer, fit
+from .plot import plot  # bound after the submodule import, so the name stays the function
 from .sparsify import PruneReport, attribution, prune
 from .symbolic import library
 
 __version__ = "0.1.0"
-
-
-def plot(model: KAN, path: Any = None, **kwargs: Any):
-    """Draw ``model``; see :func:`kandiscover.plot.plot` (matplotlib is loaded lazily)."""
-    import importlib
-    module = importlib.import_module(".plot", __name__)
-    globals()["plot"] = _plot_entry  # importing the submodule rebinds the name
-    return module.plot(model, path, **kwargs)
-
-
-_plot_entry = plot
-
 
 __all__ = ["KAN", "KANLayer", "History", "fit", "prune", "attribution", "PruneReport",
            "save", "load", "plot", "library", "KandiscoverError", "InputError",

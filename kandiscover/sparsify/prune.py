@@ -52,7 +52,9 @@ def _sample(model, X: Any, n_max: int = 1000) -> torch.Tensor:
                              "been fitted in this session)")
         return model.fit_sample_
     x = model.as_tensor(X)
-    return x[:n_max]
+    if len(x) > n_max:  # an evenly spread subsample, not the first rows
+        x = x[torch.linspace(0, len(x) - 1, n_max).round().long()]
+    return x
 
 
 @torch.no_grad()
