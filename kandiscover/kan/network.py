@@ -183,6 +183,11 @@ class KAN(nn.Module):
         return len(self.layers)
 
     @property
+    def width_spec(self) -> list:
+        """``width`` as a user writes it: ints for pure sum layers, pairs otherwise."""
+        return [list(p) if p[1] else p[0] for p in self.width]
+
+    @property
     def n_inputs(self) -> int:
         return self.width[0][0]
 
@@ -356,7 +361,7 @@ class KAN(nn.Module):
 
     def describe(self) -> str:
         """One line per layer: live edges, symbolic edges, node counts."""
-        lines = [f"KAN width={[list(p) if p[1] else p[0] for p in self.width]} "
+        lines = [f"KAN width={self.width_spec} "
                  f"grid={self.layers[0].num_grid} k={self.k}"]
         for l, layer in enumerate(self.layers):
             lines.append(f"  layer {l}: {int(layer.mask.sum())} live edges of "

@@ -101,10 +101,6 @@ class PruneReport:
         return "\n".join(lines)
 
 
-def _width_repr(width) -> list:
-    return [p[1] and list(p) or p[0] for p in width]
-
-
 def prune(model, X: Any = None, node_threshold: float = 1e-2,
           edge_threshold: float = 3e-2):
     """Return ``(pruned_model, report)``; ``model`` itself is unchanged.
@@ -163,7 +159,7 @@ def prune(model, X: Any = None, node_threshold: float = 1e-2,
             f"would cut every path to output(s) {lost}; lower the thresholds. "
             f"Node scores: {[np.round(s, 4).tolist() for s in att.node_scores]}\n{scores}")
     new = _extract(model, keep, live)
-    report = PruneReport(_width_repr(model.width), _width_repr(new.width), removed_nodes,
+    report = PruneReport(model.width_spec, new.width_spec, removed_nodes,
                          removed_edges, [np.nonzero(k)[0].tolist() for k in keep], att)
     return new, report
 

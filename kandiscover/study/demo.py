@@ -73,5 +73,5 @@ def run(out_dir: str | Path = "demo_output", seed: int = 0, n_train: int = 1000,
     seconds = time.perf_counter() - t0
     say(f"wrote {model_path} and {plot_path} in {seconds:.1f} s")
     return DemoResult(rmse_dense, rmse_pruned,
-                      [p[1] and list(p) or p[0] for p in pruned.width], seconds,
+                      pruned.width_spec, seconds,
                       model_path, plot_path)
