@@ -230,10 +230,14 @@ class KAN(nn.Module):
         return torch.cat([s[:, :n_sum], prods], dim=1)
 
     # -------------------------------------------------------------- forward
+    def _nodes_from_subnodes(self, l: int, s: torch.Tensor) -> torch.Tensor:
+        """Raw subnode sums of layer l -> values of node layer l + 1."""
+        s = s * self.subnode_scale[l] + self.subnode_bias[l]
+        return self._combine(l, s) * self.node_scale[l] + self.node_bias[l]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for l, layer in enumerate(self.layers):
-            s = layer(x) * self.subnode_scale[l] + self.subnode_bias[l]
-            x = self._combine(l, s) * self.node_scale[l] + self.node_bias[l]
+            x = self._nodes_from_subnodes(l, layer(x))
         return x
 
     def trace(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -241,10 +245,8 @@ class KAN(nn.Module):
         raw subnode sums (before the subnode affine map)."""
         nodes, subs = [x], []
         for l, layer in enumerate(self.layers):
-            s = layer(x)
-            subs.append(s)
-            x = self._combine(l, s * self.subnode_scale[l] + self.subnode_bias[l])
-            x = x * self.node_scale[l] + self.node_bias[l]
+            subs.append(layer(x))
+            x = self._nodes_from_subnodes(l, subs[-1])
             nodes.append(x)
         return nodes, subs
 
@@ -279,8 +281,7 @@ class KAN(nn.Module):
         eps = self.config["grid_eps"] if grid_eps is None else grid_eps
         for l, layer in enumerate(self.layers):
             layer.update_grid(x, grid_eps=eps)
-            s = layer(x) * self.subnode_scale[l] + self.subnode_bias[l]
-            x = self._combine(l, s) * self.node_scale[l] + self.node_bias[l]
+            x = self._nodes_from_subnodes(l, layer(x))
         return self
 
     @torch.no_grad()

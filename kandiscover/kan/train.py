@@ -149,18 +149,24 @@ def fit(model, X: Any, y: Any, *, opt: str = "lbfgs", steps: int = 100,
                 xb, yb = Xt[idx], yt[idx]
             else:
                 xb, yb = Xt, yt
-            if lamb > 0:
+            ridx = None
+            if lamb > 0 and len(xb) > reg_samples:
                 ridx = torch.randperm(len(xb), generator=gen)[:reg_samples].to(dev)
-                xr = xb[ridx] if len(xb) > reg_samples else xb
             last = {}
 
             def closure():
                 optimizer.zero_grad()
-                objective = criterion(model(xb), yb)
+                if lamb > 0:  # one forward pass serves the loss and the penalty
+                    nodes, _ = model.trace(xb)
+                    pred = nodes[-1]
+                else:
+                    pred = model(xb)
+                objective = criterion(pred, yb)
                 last["obj"] = objective.detach()
                 total = objective
                 if lamb > 0:
-                    reg = regularization(model, xr, lamb_l1, lamb_entropy, lamb_coef,
+                    inputs = [h if ridx is None else h[ridx] for h in nodes[:-1]]
+                    reg = regularization(model, inputs, lamb_l1, lamb_entropy, lamb_coef,
                                          lamb_coefdiff)
                     last["reg"] = reg.detach()
                     total = total + lamb * reg

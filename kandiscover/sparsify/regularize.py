@@ -36,12 +36,18 @@ def edge_l1(acts: torch.Tensor) -> torch.Tensor:
     return acts.abs().mean(0)
 
 
-def regularization(model, x: torch.Tensor, lamb_l1: float = 1.0,
+def regularization(model, layer_inputs: list[torch.Tensor], lamb_l1: float = 1.0,
                    lamb_entropy: float = 2.0, lamb_coef: float = 0.0,
                    lamb_coefdiff: float = 0.0, eps: float = 1e-12) -> torch.Tensor:
-    """The bracketed penalty above (without the leading ``lamb``) for ``model`` on ``x``."""
-    total = x.new_zeros(())
-    for layer, acts in zip(model.layers, model.edge_activations(x)):
+    """The bracketed penalty above (without the leading ``lamb``).
+
+    ``layer_inputs[l]`` holds the inputs of layer ``l`` on the (sub)sample, as
+    returned by ``model.trace(x)[0][:-1]``, so a training step can reuse the
+    values of its own forward pass.
+    """
+    total = layer_inputs[0].new_zeros(())
+    for layer, h in zip(model.layers, layer_inputs):
+        acts = layer.edge_activations(h)
         l1 = edge_l1(acts)
         layer_l1 = l1.sum()
         p = l1 / (layer_l1 + eps)
