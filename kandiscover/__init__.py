@@ -7,6 +7,13 @@ The public API::
     pruned, report = model.prune()
     kandiscover.save(pruned, "model.h5"); kandiscover.load("model.h5")
     kandiscover.plot(pruned, "net.png")
+
+    symbolic, report = kandiscover.auto_symbolic(pruned, X, y)
+    expr = kandiscover.to_sympy(symbolic, variables=["x", "y"])
+    kandiscover.to_latex(expr)
+
+    reg = kandiscover.KANRegressor().fit(X, y, variable_names=["x", "y"])
+    reg.sympy(), reg.latex(), reg.equations_
 """
 
 from .data.store import load, save
@@ -15,11 +22,21 @@ from .errors import (InputError, InputTypeError, KandiscoverError, ModelFileErro
 from .kan import KAN, History, KANLayer, fit
 from .plot import plot  # bound after the submodule import, so the name stays the function
 from .sparsify import PruneReport, attribution, prune
+from .compare.metrics import symbolic_solution
+from .estimator import KANRegressor
 from .symbolic import library
+from .symbolic.auto import SymbolicReport, auto_symbolic
+from .symbolic.edgefit import EdgeFit, fit_edge, suggest
+from .symbolic.export import render_check, to_latex, to_numpy, to_text
+from .symbolic.expression import ExpressionCheck, to_sympy
+from .symbolic.graph import to_graph
 
 __version__ = "0.1.0"
 
 __all__ = ["KAN", "KANLayer", "History", "fit", "prune", "attribution", "PruneReport",
-           "save", "load", "plot", "library", "KandiscoverError", "InputError",
+           "save", "load", "plot", "library", "KANRegressor", "auto_symbolic",
+           "SymbolicReport", "EdgeFit", "fit_edge", "suggest", "to_graph", "to_sympy",
+           "ExpressionCheck", "to_latex", "to_text", "to_numpy", "render_check",
+           "symbolic_solution", "KandiscoverError", "InputError",
            "InputTypeError", "ModelFileError", "PruningError", "TrainingError",
            "__version__"]

@@ -80,7 +80,7 @@ def save(model: KAN, path: str | os.PathLike) -> Path:
                     f"edge ({l}, {i}, {j}) uses function {edge.name!r}, which is not in "
                     "the symbolic library; register it with "
                     "kandiscover.symbolic.library.register(...) before saving") from None
-            if entry.torch_fn is not edge.fn:
+            if edge.fn is not entry.torch_fn and edge.fn is not entry.train_fn:
                 raise ModelFileError(
                     f"edge ({l}, {i}, {j}) is named {edge.name!r} but its function is not "
                     "the library's function of that name; register it under its own name")
@@ -160,7 +160,7 @@ def _read_model(f: h5py.File) -> KAN:
                                          f"{exc.args[0]}; register that function "
                                          "before loading") from None
                 layer.symbolic[(int(row["i"]), int(row["j"]))] = SymbolicEdge(
-                    name, entry.torch_fn)
+                    name, entry.train_fn)
             layer._rebuild_groups()
             n = f[f"nodes/{l}"]
             for name in _NODE_TENSORS:

@@ -95,15 +95,21 @@ class KANLayer(nn.Module):
         self.knots = extend_grid(self.grid, self.k)
 
     # ------------------------------------------------------------ symbolic
-    def set_symbolic(self, i: int, j: int, fn: Callable[[torch.Tensor], torch.Tensor],
+    def set_symbolic(self, i: int, j: int, fn: "str | Callable[[torch.Tensor], torch.Tensor]",
                      params: tuple[float, float, float, float] = (1.0, 0.0, 1.0, 0.0),
                      name: str | None = None) -> None:
         """Make edge (i -> j) compute ``c * fn(a * x + b) + d``.
 
-        ``params`` is (a, b, c, d).  ``name`` identifies the function in
-        saved files and formulas (defaults to ``fn.__name__``).
+        ``fn`` is a library name (``"sin"``, ``"x^2"``; the singularity-safe
+        form is used) or a torch callable.  ``params`` is (a, b, c, d).
+        ``name`` identifies the function in saved files and formulas
+        (defaults to the library name or ``fn.__name__``).
         """
         self._check_edge(i, j)
+        if isinstance(fn, str):
+            from ..symbolic import library
+            entry = library.get(fn)
+            fn, name = entry.train_fn, name or entry.name
         if not callable(fn):
             raise TypeError(f"fn must be a callable torch function, got {fn!r}")
         if len(params) != 4:
@@ -163,10 +169,13 @@ class KANLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, n_in) -> (batch, n_out)."""
         w_base, w_sp = self._effective_weights()
-        basis = bspline_basis(x, self.knots, self.k)          # (batch, n_in, nb)
-        out = torch.addmm(F.silu(x) @ w_base,
-                          basis.reshape(x.shape[0], -1),
-                          w_sp.permute(0, 2, 1).reshape(-1, self.n_out))
+        if self._groups and not bool(w_base.any()) and not bool(w_sp.any()):
+            out = x.new_zeros(x.shape[0], self.n_out)     # every live edge is symbolic
+        else:
+            basis = bspline_basis(x, self.knots, self.k)      # (batch, n_in, nb)
+            out = torch.addmm(F.silu(x) @ w_base,
+                              basis.reshape(x.shape[0], -1),
+                              w_sp.permute(0, 2, 1).reshape(-1, self.n_out))
         for fn, ii, jj in self._groups:
             out = out.index_add(1, jj, self._symbolic_values(x, fn, ii, jj))
         return out

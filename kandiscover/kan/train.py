@@ -58,7 +58,8 @@ def fit(model, X: Any, y: Any, *, opt: str = "lbfgs", steps: int = 100,
         stop_grid_update_step: int = 50, val_fraction: float = 0.0, X_val: Any = None,
         y_val: Any = None, early_stopping: bool = False, patience: int = 20,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-        reg_samples: int = 512, lbfgs_max_iter: int = 20, seed: int | None = None,
+        reg_samples: int = 512, lbfgs_max_iter: int = 20, lbfgs_tolerance: float = 1e-32,
+        seed: int | None = None,
         verbose: bool = True) -> History:
     """Train ``model`` in place on (X, y) and return the :class:`History`.
 
@@ -78,6 +79,8 @@ def fit(model, X: Any, y: Any, *, opt: str = "lbfgs", steps: int = 100,
         ``patience`` steps and restore the best parameters
     loss_fn : callable(pred, target) -> scalar; default mean squared error
     reg_samples : rows of each batch on which the penalty's activations are computed
+    lbfgs_max_iter, lbfgs_tolerance : iterations per LBFGS step, and the change in
+        loss or parameters below which a step ends early (the default never does)
     seed : seeds this call's generator (default: the model's seed)
     verbose : show a progress bar (only on a terminal)
     """
@@ -130,7 +133,7 @@ def fit(model, X: Any, y: Any, *, opt: str = "lbfgs", steps: int = 100,
             return torch.optim.Adam(params, lr=lr)
         return torch.optim.LBFGS(params, lr=lr, max_iter=lbfgs_max_iter, history_size=10,
                                  line_search_fn="strong_wolfe", tolerance_grad=1e-32,
-                                 tolerance_change=1e-32)
+                                 tolerance_change=lbfgs_tolerance)
 
     optimizer = make_optimizer()
     freq = max(1, stop_grid_update_step // max(grid_update_num, 1))

@@ -1,4 +1,5 @@
-"""Symbolic side: the library of named 1-D functions."""
+"""Symbolic side: the function library, edge fits, auto-symbolic, the graph,
+expressions and their export."""
 
 from . import library
 

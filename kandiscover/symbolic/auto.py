@@ -1,0 +1,223 @@
+"""Auto-symbolic: replace every spline edge by its best library function.
+
+Layer by layer (so that each layer's edges are fitted on the inputs the
+already-fixed layers produce), every live spline edge is fitted with
+:func:`~kandiscover.symbolic.edgefit.fit_edge`.  An edge whose best
+candidate reaches ``r2_threshold`` is fixed to it; the others stay splines.
+Then, when data are given, the parameters of the whole network (the a, b,
+c, d of the symbolic edges and any spline left) are fine-tuned with LBFGS.
+The input model is never modified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .._validation import check_fraction, check_int
+from ..errors import TrainingError
+from . import library
+from .edgefit import EdgeFit, fit_edge
+
+__all__ = ["auto_symbolic", "SymbolicReport", "EdgeChoice"]
+
+
+@dataclass
+class EdgeChoice:
+    """What auto-symbolic decided for edge (i -> j) of layer ``layer``."""
+
+    layer: int
+    i: int
+    j: int
+    name: str                   # the library function, or "spline" if left alone
+    params: tuple[float, float, float, float] | None
+    r2: float                   # r^2 of the best candidate on the edge's samples
+    complexity: int | None
+    candidates: list[EdgeFit] = field(default_factory=list)
+
+    @property
+    def fixed(self) -> bool:
+        return self.name != "spline"
+
+
+@dataclass
+class SymbolicReport:
+    """Per-edge choices and the fit of the network before/after fine-tuning."""
+
+    edges: list[EdgeChoice]
+    r2_threshold: float
+    rmse_before: float | None = None   # spline network on the data
+    rmse_symbolic: float | None = None  # right after fixing, before fine-tuning
+    rmse_after: float | None = None    # after fine-tuning
+
+    @property
+    def all_symbolic(self) -> bool:
+        return all(e.fixed for e in self.edges)
+
+    def __str__(self) -> str:
+        lines = [f"auto_symbolic (r2_threshold={self.r2_threshold}):"]
+        for e in self.edges:
+            if e.fixed:
+                a, b, c, d = e.params
+                lines.append(f"  layer {e.layer} edge {e.i}->{e.j}: {e.name:<8} r2={e.r2:.6f} "
+                             f"a={a:.4g} b={b:.4g} c={c:.4g} d={d:.4g}")
+            else:
+                best = e.candidates[0].name if e.candidates else "-"
+                lines.append(f"  layer {e.layer} edge {e.i}->{e.j}: spline kept "
+                             f"(best {best}, r2={e.r2:.6f})")
+        for label, v in (("spline network", self.rmse_before),
+                         ("after fixing", self.rmse_symbolic),
+                         ("after fine-tuning", self.rmse_after)):
+            if v is not None:
+                lines.append(f"  RMSE {label}: {v:.4g}")
+        return "\n".join(lines)
+
+
+def _rmse(model, x: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float(torch.sqrt(torch.mean((model(x) - y) ** 2)))
+
+
+_SLOTS = {"linear": (2, 3), "shift": (1, 2, 3), "scale": (0, 2, 3), "none": ()}
+
+
+def _free_slots(model) -> list[tuple[int, int, int, int]]:
+    """(layer, i, j, k) of the symbolic parameters that are not redundant:
+    a is fixed for powers/roots/logs (only the shift matters), b for exp,
+    and only one edge per subnode keeps its additive constant d."""
+    slots = []
+    for l, layer in enumerate(model.layers):
+        has_d: set[int] = set()
+        for (i, j), edge in sorted(layer.symbolic.items()):
+            if float(layer.mask[i, j]) == 0:
+                continue
+            try:
+                kind = library.get(edge.name).search
+            except KeyError:
+                kind = "full"
+            ks = _SLOTS.get(kind, (0, 1, 2, 3))
+            if j in has_d:
+                ks = tuple(k for k in ks if k != 3)
+            has_d.add(j)
+            slots.extend((l, i, j, k) for k in ks)
+    return slots
+
+
+@torch.no_grad()
+def _polish(model, x: torch.Tensor, y: torch.Tensor, max_nfev: int = 600) -> None:
+    r"""Levenberg-Marquardt on the free symbolic parameters (in place).
+
+    With every edge symbolic the network has a handful of parameters, and
+    least squares converges to the data's own precision in a few dozen
+    iterations, where LBFGS stalls on the badly scaled directions."""
+    from scipy.optimize import least_squares
+
+    slots = _free_slots(model)
+    params = [layer.sym_params for layer in model.layers]
+    theta0 = np.array([float(params[l][i, j, k]) for l, i, j, k in slots])
+    target = y.double().cpu().numpy().ravel()
+
+    def assign(theta):
+        for (l, i, j, k), v in zip(slots, theta):
+            params[l][i, j, k] = float(v)
+
+    def resid(theta):
+        assign(theta)
+        r = model(x).double().cpu().numpy().ravel() - target
+        return np.where(np.isfinite(r), r, 1e6)
+
+    try:
+        sol = least_squares(resid, theta0, method="lm", x_scale="jac", max_nfev=max_nfev)
+        best = sol.x if sol.cost <= 0.5 * float(np.sum(resid(theta0) ** 2)) else theta0
+    except (ValueError, np.linalg.LinAlgError):
+        best = theta0
+    assign(best)
+
+
+def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | None = None,
+                  r2_threshold: float = 0.99, weight: float = 0.5,
+                  fine_tune_steps: int = 30, n_samples: int = 256,
+                  verbose: bool = False):
+    """Fix every spline edge whose best library fit reaches ``r2_threshold``.
+
+    Parameters
+    ----------
+    model : a trained (usually pruned) :class:`~kandiscover.KAN`; not modified
+    X, y : data for edge samples and fine-tuning (X alone: no fine-tuning;
+        neither: the model's fit sample, no fine-tuning)
+    lib : candidate function names (default: the whole library except "0")
+    r2_threshold : minimum r^2 of an edge fit for the edge to be fixed
+    weight : complexity weight of the ranking score (see :mod:`.edgefit`)
+    fine_tune_steps : LBFGS steps on (X, y) after fixing (0: none)
+    n_samples : samples per edge fit
+
+    Returns
+    -------
+    (new_model, SymbolicReport)
+    """
+    from ..kan.train import fit
+    from ..sparsify.prune import _sample
+
+    r2_threshold = check_fraction(r2_threshold, "r2_threshold")
+    fine_tune_steps = check_int(fine_tune_steps, "fine_tune_steps", 0)
+    library.resolve(lib)  # unknown names fail before any work
+    new = model.copy()
+    x = _sample(new, X, n_max=4000)
+    yt = None
+    if y is not None and X is not None:
+        from .._validation import check_Xy
+        Xa, ya = check_Xy(X, y)
+        yt = torch.as_tensor(ya.reshape(len(ya), -1), dtype=new.dtype)
+        xt = new.as_tensor(Xa)
+    report = SymbolicReport([], r2_threshold)
+    if yt is not None:
+        report.rmse_before = _rmse(new, xt, yt)
+    for l, layer in enumerate(new.layers):
+        with torch.no_grad():
+            h = new.trace(x)[0][l]
+            acts = layer.edge_activations(h)
+        mask = layer.mask.cpu().numpy()
+        for i, j in zip(*np.nonzero(mask > 0)):
+            i, j = int(i), int(j)
+            if (i, j) in layer.symbolic:
+                continue
+            order = torch.argsort(h[:, i])
+            idx = order[torch.linspace(0, len(order) - 1, min(n_samples, len(order))).round().long()]
+            xs = h[idx, i].double().cpu().numpy()
+            ys = acts[idx, i, j].double().cpu().numpy()
+            fits = fit_edge(xs, ys, lib, weight)
+            best = fits[0] if fits else None
+            if best is not None and best.r2 >= r2_threshold:
+                layer.set_symbolic(i, j, best.name, best.params)
+                choice = EdgeChoice(l, i, j, best.name, best.params, best.r2,
+                                    best.complexity, fits[:5])
+            else:
+                choice = EdgeChoice(l, i, j, "spline", None,
+                                    best.r2 if best else float("nan"), None, fits[:5])
+            report.edges.append(choice)
+            if verbose:
+                print(f"layer {l} edge {i}->{j}: "
+                      + (f"{choice.name} (r2={choice.r2:.6f})" if choice.fixed
+                         else f"kept as spline (best r2={choice.r2:.6f})"))
+    if yt is not None:
+        report.rmse_symbolic = _rmse(new, xt, yt)
+        if fine_tune_steps and np.isfinite(report.rmse_symbolic):
+            backup = new.copy()
+            try:
+                if report.all_symbolic and _free_slots(new):
+                    _polish(new, xt, yt, max_nfev=20 * fine_tune_steps)
+                else:
+                    fit(new, xt, yt, steps=fine_tune_steps, update_grid=False, verbose=False)
+            except TrainingError:
+                new = backup
+            after = _rmse(new, xt, yt)
+            if not np.isfinite(after) or after > report.rmse_symbolic:
+                new, after = backup, report.rmse_symbolic
+            report.rmse_after = after
+    for e in report.edges:  # parameters as they are in the returned model
+        if e.fixed:
+            e.params = tuple(float(v) for v in new.layers[e.layer].sym_params[e.i, e.j].detach())
+    return new, report
