@@ -18,7 +18,7 @@ The chosen formula is the most accurate one unless a simpler one is nearly
 as good: among candidates whose validation loss is within 1.5x of the best,
 the one with the highest PySR score :math:`-\Delta \log(\text{loss}) /
 \Delta\,\text{complexity}` along the Pareto front.  The search stops early
-when a formula reproduces the held-out data to ``1e-10`` relative RMS.
+when a formula reproduces the held-out data to ``1e-5`` relative RMS.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from ._validation import as_2d_array, check_fraction
 from .errors import InputError, InputTypeError, KandiscoverError, PruningError, TrainingError
 
 __all__ = ["KANRegressor"]
+
+_EXACT = 1e-5  # relative RMS on held-out rows below which the search stops
 
 
 @dataclass
@@ -217,6 +219,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         for width in widths:
             if self.time_budget is not None and cands and \
                     time.perf_counter() - t0 > self.time_budget:
+                if self.verbose:
+                    print(f"time budget of {self.time_budget:g} s spent after "
+                          f"{len(cands)} of {len(widths)} structures")
                 break
             try:
                 c = self._candidate(width, Xtr, ytr, Xv, yv)
@@ -229,7 +234,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             if self.verbose:
                 print(f"width {width}: {c.expr}  (val MSE {c.loss:.3g}, complexity "
                       f"{c.complexity}, {c.seconds:.1f} s)")
-            if c.loss <= 1e-20 * max(float(np.var(yv)), 1e-300):
+            if c.loss <= _EXACT ** 2 * max(float(np.var(yv)), 1e-300):
+                if self.verbose and len(cands) < len(widths):
+                    print("this formula reproduces the held-out data; search stopped")
                 break
         cands = [c for c in cands if np.isfinite(c.loss)]
         if not cands:

@@ -36,7 +36,9 @@ Degenerate fits are dropped: when f is only used as its local Taylor
 expansion (``cos(0.01 x)`` imitating a parabola, ``(x + 100)^2`` a line),
 the fit cancels a huge ``c f`` against ``d``; any fit with
 ``|d| > 30 (max|y| + std(y))`` is discarded, leaving the simpler function
-that describes the edge directly.
+that describes the edge directly.  And a fit that only uses the straight
+part of f (``7500 sin(0.01 x)`` for a line: f linear on the argument's span
+to ``1 - r^2 < 1e-6``) is credited with no more r^2 than a straight line.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ __all__ = ["EdgeFit", "fit_function", "fit_edge", "edge_samples", "suggest", "sc
 
 _R2_FLOOR = 1e-10
 _CANCEL = 30.0  # |d| above this many times the edge's scale marks a degenerate fit
+_LINEAR_TOL = 1e-6  # f is "a straight line on its argument's span" below this 1 - r^2
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,22 @@ def _valid(entry, arg: np.ndarray) -> np.ndarray:
     return ok
 
 
+def _credit_taylor(x: np.ndarray, y: np.ndarray, entry, results: list) -> list:
+    """A fit whose argument spans so little of f that f is a straight line
+    there (``7500 sin(0.01 x)`` for a line) explains no more than a line
+    does: credit it with the straight line's r^2, so that its extra r^2
+    (spline noise) cannot outrank the function ``x``."""
+    _, _, r2_line = _project(x[None, :], y)
+    out = []
+    for r, a, b, c, d in results:
+        u = a * x + b
+        _, _, lin = _project(u[None, :], _eval(entry, u[None, :])[0])
+        if np.isfinite(lin[0]) and 1.0 - lin[0] < _LINEAR_TOL:
+            r = min(r, float(r2_line[0]))
+        out.append((r, a, b, c, d))
+    return out
+
+
 def fit_function(x: np.ndarray, y: np.ndarray, entry: "_library.SymbolicFunction",
                  weight: float = 0.5, n_starts: int = 2) -> EdgeFit | None:
     """Best ``c * f(a x + b) + d`` for one library function, or None when no
@@ -202,6 +221,8 @@ def fit_function(x: np.ndarray, y: np.ndarray, entry: "_library.SymbolicFunction
                if abs(r[4]) <= _CANCEL * y_scale or abs(r[3]) <= 1e-300] or []
     if not results:
         return None
+    if kind != "linear":
+        results = _credit_taylor(x, y, entry, results)
     r2b, a, b, cc, dd = max(results, key=lambda t: t[0])
     if entry.period is not None:        # sin(a x + 2 pi) is sin(a x)
         b = b - entry.period * round(b / entry.period)
