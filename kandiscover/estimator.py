@@ -50,6 +50,11 @@ class _Candidate:
     complexity: int
     seconds: float
     spline_loss: float     # validation MSE of the spline network
+    note: str = ""         # how the network was read ("linear factors")
+
+    @property
+    def label(self) -> str:
+        return f"{self.width}" + (f" ({self.note})" if self.note else "")
 
 
 def _default_widths(d: int) -> list[list]:
@@ -216,26 +221,29 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         widths = [list(self.width)] if self.width is not None else _default_widths(d)
         cands: list[_Candidate] = []
         errors: list[str] = []
+        n_tried = 0
         for width in widths:
             if self.time_budget is not None and cands and \
                     time.perf_counter() - t0 > self.time_budget:
                 if self.verbose:
                     print(f"time budget of {self.time_budget:g} s spent after "
-                          f"{len(cands)} of {len(widths)} structures")
+                          f"{n_tried} of {len(widths)} structures")
                 break
             try:
-                c = self._candidate(width, Xtr, ytr, Xv, yv)
+                found = self._candidate(width, Xtr, ytr, Xv, yv)
             except (TrainingError, PruningError) as exc:
                 errors.append(f"width {width}: {exc}")
                 if self.verbose:
                     print(f"width {width}: failed ({str(exc).splitlines()[0]})")
                 continue
-            cands.append(c)
+            cands.extend(found)
+            n_tried += 1
             if self.verbose:
-                print(f"width {width}: {c.expr}  (val MSE {c.loss:.3g}, complexity "
-                      f"{c.complexity}, {c.seconds:.1f} s)")
-            if c.loss <= _EXACT ** 2 * max(float(np.var(yv)), 1e-300):
-                if self.verbose and len(cands) < len(widths):
+                for c in found:
+                    print(f"width {c.label}: {c.expr}  (val MSE {c.loss:.3g}, complexity "
+                          f"{c.complexity}, {c.seconds:.1f} s)")
+            if min(c.loss for c in found) <= self._exact_loss(yv):
+                if self.verbose and n_tried < len(widths):
                     print("this formula reproduces the held-out data; search stopped")
                 break
         cands = [c for c in cands if np.isfinite(c.loss)]
@@ -256,7 +264,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
 
     def _candidate(self, width, Xtr, ytr, Xv, yv) -> _Candidate:
         from .kan.network import KAN
-        from .symbolic.auto import auto_symbolic
+        from .symbolic.auto import auto_symbolic, linear_factors
         from .symbolic.expression import to_sympy
         from .compare.metrics import complexity
 
@@ -286,12 +294,34 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         spline_loss = _mse(model.predict(Xv), yv)
         if not np.isfinite(spline_loss):
             raise TrainingError("the trained network produces non-finite values")
-        sym, _ = auto_symbolic(model, Xtr, ytr, lib=self.library, r2_threshold=0.0)
-        expr = to_sympy(sym, self.variable_names_, X_check=Xv,
-                        snap_tol=min(1e-3, 1e-6 + 0.1 * np.sqrt(spline_loss) / (np.std(yv) or 1.0)))
-        fn = self._compile(expr)
-        return _Candidate(list(width), sym, expr, _mse(fn(Xv), yv), _mse(fn(Xtr), ytr),
-                          complexity(expr), time.perf_counter() - t, spline_loss)
+        # a product's factors are only fixed up to a power: also try straight ones
+        def variants():
+            yield model, spline_loss, ""
+            if out and out[0].loss <= self._exact_loss(yv):
+                return
+            try:
+                lin = linear_factors(model, Xtr, ytr, steps=self.steps)
+            except TrainingError:
+                return
+            if lin is not None:
+                yield lin, _mse(lin.predict(Xv), yv), "linear factors"
+
+        out: list[_Candidate] = []
+        for net, loss, note in variants():
+            if not np.isfinite(loss):
+                continue
+            sym, _ = auto_symbolic(net, Xtr, ytr, lib=self.library, r2_threshold=0.0)
+            expr = to_sympy(sym, self.variable_names_, X_check=Xv,
+                            snap_tol=min(1e-3, 1e-6 + 0.1 * np.sqrt(loss) / (np.std(yv) or 1.0)))
+            fn = self._compile(expr)
+            out.append(_Candidate(list(width), sym, expr, _mse(fn(Xv), yv), _mse(fn(Xtr), ytr),
+                                  complexity(expr), time.perf_counter() - t, loss, note))
+        return out
+
+    @staticmethod
+    def _exact_loss(yv: np.ndarray) -> float:
+        """Validation MSE at which a formula counts as reproducing the data."""
+        return _EXACT ** 2 * max(float(np.var(yv)), 1e-300)
 
     def _compile(self, expr):
         from .symbolic.export import to_numpy
@@ -327,7 +357,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         import pandas as pd
         self._check_fitted()
         rows = [dict(complexity=c.complexity, loss=c.loss, equation=str(c.expr),
-                     sympy_format=c.expr, width=str(c.width), chosen=c is self._best)
+                     sympy_format=c.expr, width=c.label, chosen=c is self._best)
                 for c in self._front]
         return pd.DataFrame(rows, columns=["complexity", "loss", "equation", "sympy_format",
                                            "width", "chosen"])

@@ -88,13 +88,19 @@ def symbolic_solution(found: Any, truth: Any, timeout: float | None = 30.0) -> b
     found = round_constants(_expr(found, "found"))
     truth = _expr(truth, "truth")
     with _time_limit(timeout):
-        diff = sympy.simplify(truth - found)
-        if _is_constant(diff):
-            return True
-        if found == 0 or truth == 0:
-            return False
-        ratio = sympy.simplify(found / truth)
-        return _is_constant(ratio) and ratio != 0
+        # simplify alone misses identities of sums inside trigonometric and
+        # hyperbolic functions (tanh(atanh(x) + atanh(y)) is (x+y)/(1+xy))
+        for form in (lambda e: e, sympy.expand_trig):
+            f, t = form(found), form(truth)
+            diff = sympy.simplify(t - f)
+            if _is_constant(diff):
+                return True
+            if f == 0 or t == 0:
+                return False
+            ratio = sympy.simplify(f / t)
+            if _is_constant(ratio) and ratio != 0:
+                return True
+        return False
 
 
 def r2_score(y_true: Any, y_pred: Any) -> float:

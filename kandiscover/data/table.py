@@ -151,6 +151,8 @@ def _read_csv(path: Path) -> tuple[list[str], list[np.ndarray]]:
         raise InputError(f"{path} has {len(names)} column{'s' if len(names) != 1 else ''} "
                          f"({', '.join(repr(n) for n in names)}); a table needs at least "
                          "2 (inputs and a target), separated by commas")
+    if len(frame) == 0:
+        raise InputError(f"{path} has no data rows (only the header)")
     bad = [n for n, c in zip(names, frame.columns)
            if not (pd.api.types.is_numeric_dtype(frame[c]) or
                    pd.api.types.is_bool_dtype(frame[c]))]

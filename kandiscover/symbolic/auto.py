@@ -5,8 +5,11 @@ already-fixed layers produce), every live spline edge is fitted with
 :func:`~kandiscover.symbolic.edgefit.fit_edge`.  An edge whose best
 candidate reaches ``r2_threshold`` is fixed to it; the others stay splines.
 Then, when data are given, the parameters of the whole network (the a, b,
-c, d of the symbolic edges and any spline left) are fine-tuned with LBFGS.
-The input model is never modified.
+c, d of the symbolic edges and any spline left) are fine-tuned: by
+Levenberg-Marquardt when every edge is symbolic, by LBFGS otherwise.  A
+fully symbolic network then gets an Occam pass: each edge tries its simpler
+candidates and keeps one when the network's error does not grow (see
+:func:`_simpler_edges`).  The input model is never modified.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from ..errors import TrainingError
 from . import library
 from .edgefit import EdgeFit, fit_edge
 
-__all__ = ["auto_symbolic", "SymbolicReport", "EdgeChoice"]
+__all__ = ["auto_symbolic", "SymbolicReport", "EdgeChoice", "linear_factors",
+           "product_factor_edges"]
 
 
 @dataclass
@@ -137,6 +141,88 @@ def _polish(model, x: torch.Tensor, y: torch.Tensor, max_nfev: int = 600) -> Non
     assign(best)
 
 
+def _simpler_edges(model, x: torch.Tensor, y: torch.Tensor, report: SymbolicReport,
+                   rmse: float, lib, weight: float, max_nfev: int, tol: float = 0.05,
+                   max_trials: int = 12):
+    """Occam pass over a fully symbolic, fine-tuned network: for each edge,
+    try the simpler candidates of its fit (fitted afresh to the edge as it
+    now is), fine-tune, and keep the simpler function when the network's
+    RMSE does not grow by more than ``tol`` (relative).
+
+    A function chosen for a spline's small wiggles (sin(0.15 x) where the
+    network wants x, the outer function making up the difference) is
+    replaced here by the simpler one that the whole formula prefers."""
+    from .edgefit import fit_function
+
+    allowed = {e.name for e in library.resolve(lib)}
+    trials = 0
+    for e in sorted(report.edges, key=lambda e: -(e.complexity or 0)):
+        names = [f.name for f in e.candidates if f.complexity < e.complexity]
+        if "x" in allowed and (e.complexity or 0) > 1:
+            names.append("x")
+        for name in dict.fromkeys(names):
+            if trials >= max_trials:
+                return model, rmse
+            trials += 1
+            with torch.no_grad():
+                h = model.trace(x)[0][e.layer]
+                ys = model.layers[e.layer].edge_activations(h)[:, e.i, e.j]
+            fitted = fit_function(h[:, e.i].double().cpu().numpy(),
+                                  ys.double().cpu().numpy(), library.get(name), weight)
+            if fitted is None:
+                continue
+            trial = model.copy()
+            trial.layers[e.layer].set_symbolic(e.i, e.j, name, fitted.params)
+            _polish(trial, x, y, max_nfev=max_nfev)
+            got = _rmse(trial, x, y)
+            if np.isfinite(got) and got <= rmse * (1.0 + tol) + 1e-300:
+                model, rmse = trial, min(got, rmse)
+                e.name, e.complexity, e.r2 = name, fitted.complexity, fitted.r2
+                break
+    return model, rmse
+
+
+def product_factor_edges(model) -> list[tuple[int, int, int]]:
+    """(layer, i, j) of every live spline edge that is the only edge into a
+    factor (subnode) of a multiplication node."""
+    out = []
+    for l, layer in enumerate(model.layers):
+        owner = model.subnode_owner(l + 1)
+        n_sum = model.width[l + 1][0]
+        mask = layer.mask.detach().cpu().numpy()
+        for j in range(mask.shape[1]):
+            live = np.flatnonzero(mask[:, j] > 0)
+            if owner[j] >= n_sum and len(live) == 1 and (int(live[0]), j) not in layer.symbolic:
+                out.append((l, int(live[0]), j))
+    return out
+
+
+def linear_factors(model, X: Any, y: Any, steps: int = 20):
+    r"""A copy of ``model`` whose single-edge multiplication factors are
+    fixed to straight lines, the rest retrained (``steps`` LBFGS steps).
+
+    A product :math:`g(\phi_1(x)\,\phi_2(y))` is only determined up to
+    :math:`\phi_k \to \phi_k^p` (and g adapting), so training may settle on
+    curved factors that no library function names (x^0.8, fitted as a
+    tangent).  Fixing the factors to lines picks p = 1 and lets the rest of
+    the network adapt.  Returns None when the model has no such factor."""
+    from .edgefit import edge_samples, fit_function
+
+    edges = product_factor_edges(model)
+    if not edges:
+        return None
+    new = model.copy()
+    line = library.get("x")
+    for l, i, j in edges:
+        xs, ys = edge_samples(new, l, i, j, X)
+        fitted = fit_function(xs, ys, line)
+        if fitted is None:
+            return None
+        new.layers[l].set_symbolic(i, j, "x", fitted.params)
+    new.fit(X, y, steps=steps, update_grid=False, verbose=False)
+    return new
+
+
 def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | None = None,
                   r2_threshold: float = 0.99, weight: float = 0.5,
                   fine_tune_steps: int = 30, n_samples: int = 256,
@@ -216,6 +302,9 @@ def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | N
             after = _rmse(new, xt, yt)
             if not np.isfinite(after) or after > report.rmse_symbolic:
                 new, after = backup, report.rmse_symbolic
+            if report.all_symbolic and _free_slots(new):
+                new, after = _simpler_edges(new, xt, yt, report, after, lib, weight,
+                                            max_nfev=20 * fine_tune_steps)
             report.rmse_after = after
     for e in report.edges:  # parameters as they are in the returned model
         if e.fixed:

@@ -41,7 +41,9 @@ __all__ = ["to_sympy", "graph_to_sympy", "snap_constants", "ExpressionCheck", "p
            "simple_value", "max_relative_difference"]
 
 _BASES = [(sympy.Integer(1), 1.0), (sympy.pi, np.pi), (sympy.E, np.e),
-          (sympy.sqrt(2), np.sqrt(2)), (sympy.sqrt(3), np.sqrt(3))]
+          (sympy.sqrt(2), np.sqrt(2)), (sympy.sqrt(3), np.sqrt(3)),
+          (sympy.sqrt(sympy.pi), np.sqrt(np.pi)),
+          (1 / sympy.sqrt(2 * sympy.pi), 1 / np.sqrt(2 * np.pi))]  # a Gaussian's norm
 
 
 @dataclass
@@ -125,8 +127,8 @@ def graph_to_sympy(g: nx.DiGraph, variables: Sequence[str] | None = None
 # ------------------------------------------------------------ constants
 def simple_value(v: float, rel_tol: float = 2e-3, max_q: int = 10) -> list[sympy.Expr]:
     """Simple numbers within ``rel_tol`` of ``v``, simplest first: integers,
-    rationals p/q (q <= ``max_q``), and p/q times pi, e, sqrt(2), sqrt(3)
-    with q <= 4 and |p| <= 12."""
+    rationals p/q (q <= ``max_q``), and p/q times pi, e, sqrt(2), sqrt(3),
+    sqrt(pi) and 1/sqrt(2 pi) with q <= 4 and |p| <= 12."""
     out: list[tuple[tuple, sympy.Expr]] = []
     if not np.isfinite(v) or v == 0:
         return []
@@ -224,6 +226,12 @@ def _simplify(expr: sympy.Expr) -> sympy.Expr:
     ops = sympy.count_ops(expr)
     if ops <= _SIMPLIFY_MAX_OPS:
         out = sympy.simplify(expr)
+        # sums inside tanh/sin/...: tanh(atanh(x) + atanh(y)) is (x + y)/(1 + x y)
+        trig = sympy.expand_trig(expr)
+        if trig != expr:
+            alt = sympy.simplify(trig)
+            if sympy.count_ops(alt) < sympy.count_ops(out):
+                out = alt
     else:
         out = sympy.powsimp(sympy.cancel(expr)) if ops <= 4 * _SIMPLIFY_MAX_OPS else expr
     return out if sympy.count_ops(out) <= ops else expr
