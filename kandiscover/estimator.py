@@ -134,7 +134,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     seconds_ : wall time of ``fit``
     """
 
-    def __init__(self, width: Sequence | None = None, grid_schedule: Sequence[int] = (3, 5, 10),
+    def __init__(self, width: Sequence | None = None, grid_schedule: Sequence[int] = (3, 10),
                  lamb: float = 1e-3, prune_thresholds: tuple[float, float] = (1e-2, 3e-2),
                  library: Sequence[str] | None = None, seed: int = 0,
                  time_budget: float | None = None, steps: int = 20, verbose: bool = True):

@@ -85,6 +85,8 @@ def _rmse(model, x: torch.Tensor, y: torch.Tensor) -> float:
         return float(torch.sqrt(torch.mean((model(x) - y) ** 2)))
 
 
+_EXACT = 1e-9  # RMSE / std(y) below which a symbolic network counts as exact
+
 _SLOTS = {"linear": (2, 3), "shift": (1, 2, 3), "scale": (0, 2, 3), "none": ()}
 
 
@@ -302,9 +304,11 @@ def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | N
             after = _rmse(new, xt, yt)
             if not np.isfinite(after) or after > report.rmse_symbolic:
                 new, after = backup, report.rmse_symbolic
-            if report.all_symbolic and _free_slots(new):
+            # an exact formula has nothing to gain from simpler edges
+            exact = after <= _EXACT * float(yt.std()) if len(yt) > 1 else True
+            if report.all_symbolic and _free_slots(new) and not exact:
                 new, after = _simpler_edges(new, xt, yt, report, after, lib, weight,
-                                            max_nfev=20 * fine_tune_steps)
+                                            max_nfev=min(200, 20 * fine_tune_steps))
             report.rmse_after = after
     for e in report.edges:  # parameters as they are in the returned model
         if e.fixed:

@@ -13,7 +13,8 @@ so the search is over (a, b) only ("variable projection"):
    argument leaves the function's domain (``log`` of a negative number,
    ``arcsin`` beyond 1, a pole inside the data) are discarded;
 2. Levenberg-Marquardt refinement (``scipy.optimize.least_squares``) from
-   the best few grid points.
+   the best few grid points, for the 10 functions that rank best on the
+   coarse grid (the others are not refined).
 
 Which of (a, b) are searched depends on the function (see
 :data:`kandiscover.symbolic.library.SEARCH_KINDS`): for a power
@@ -56,6 +57,7 @@ __all__ = ["EdgeFit", "fit_function", "fit_edge", "edge_samples", "suggest", "sc
 
 _R2_FLOOR = 1e-10
 _CANCEL = 30.0  # |d| above this many times the edge's scale marks a degenerate fit
+_REFINE_TOP = 10  # functions refined by least squares after the coarse grid
 _LINEAR_TOL = 1e-6  # f is "a straight line on its argument's span" below this 1 - r^2
 
 
@@ -152,9 +154,11 @@ def _credit_taylor(x: np.ndarray, y: np.ndarray, entry, results: list) -> list:
 
 
 def fit_function(x: np.ndarray, y: np.ndarray, entry: "_library.SymbolicFunction",
-                 weight: float = 0.5, n_starts: int = 2) -> EdgeFit | None:
+                 weight: float = 0.5, n_starts: int = 2, refine: bool = True
+                 ) -> EdgeFit | None:
     """Best ``c * f(a x + b) + d`` for one library function, or None when no
-    (a, b) keeps the argument inside the function's domain."""
+    (a, b) keeps the argument inside the function's domain.  ``refine=False``
+    stops after the coarse grid (a quick estimate)."""
     from scipy.optimize import least_squares
 
     x = np.asarray(x, np.float64)
@@ -173,7 +177,7 @@ def fit_function(x: np.ndarray, y: np.ndarray, entry: "_library.SymbolicFunction
     best = [int(k) for k in np.argsort(-r2)[:n_starts] if np.isfinite(r2[k])]
     results = [(float(r2[k]), a_grid[k], b_grid[k], float(c[k]), float(d[k])) for k in best]
     kind = entry.search
-    if kind in ("shift", "scale", "full"):
+    if refine and kind in ("shift", "scale", "full"):
         yc = y - y.mean()
         penalty = np.abs(yc) + 1.0
 
@@ -250,6 +254,11 @@ def fit_edge(x: Any, y: Any, lib: Sequence[str] | None = None, weight: float = 0
         lin = _library.get("x")
         return [EdgeFit("x", (1.0, 0.0, 0.0, float(y.mean())), 1.0, lin.complexity,
                         score(1.0, lin.complexity, weight))]
+    if len(entries) > _REFINE_TOP:
+        # the coarse grid ranks the functions; only the best few are refined
+        rough = [(f.score, k) for k, f in enumerate(
+            fit_function(x, y, e, weight, refine=False) for e in entries) if f is not None]
+        entries = [entries[k] for _, k in sorted(rough)[:_REFINE_TOP]]
     fits = [f for f in (fit_function(x, y, e, weight) for e in entries) if f is not None]
     # ties (scores within 0.01, equal complexity: sin vs a shifted cos) go
     # to the fit with the smaller shift b, then to the better r^2
