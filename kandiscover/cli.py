@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kandiscover",
                                 description="Symbolic discovery with Kolmogorov-Arnold Networks")
     sub = p.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="learn exp(sin(pi x) + y^2), prune it, plot it")
+    d = sub.add_parser("demo", help="discover three known laws from samples and report them")
     d.add_argument("--out", default="demo_output", help="output folder (default demo_output)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quiet", action="store_true")

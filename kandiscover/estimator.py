@@ -246,6 +246,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                 if self.verbose and n_tried < len(widths):
                     print("this formula reproduces the held-out data; search stopped")
                 break
+        for c in cands:
+            if not np.isfinite(c.loss):
+                errors.append(f"width {c.label}: formula: {c.expr} gives non-finite values "
+                              "on the held-out rows")
         cands = [c for c in cands if np.isfinite(c.loss)]
         if not cands:
             raise TrainingError("no candidate structure gave a finite formula:\n  "
@@ -293,7 +297,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                                                              verbose=False))
         spline_loss = _mse(model.predict(Xv), yv)
         if not np.isfinite(spline_loss):
-            raise TrainingError("the trained network produces non-finite values")
+            raise TrainingError("trained network: it gives non-finite values on the "
+                                "held-out rows")
         # a product's factors are only fixed up to a power: also try straight ones
         def variants():
             yield model, spline_loss, ""

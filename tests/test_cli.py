@@ -34,12 +34,26 @@ def test_module_entry_point_runs(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_end_to_end(tmp_path):
-    from kandiscover.study.demo import run
-    res = run(tmp_path / "out", verbose=False)
-    assert res.width_pruned == [2, 1, 1]
-    assert res.test_rmse_pruned < 1e-2 and res.test_rmse_dense < 1e-3
-    assert res.plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    back = kd.load(res.model_path)
-    X = np.random.default_rng(5).uniform(-1, 1, (50, 2))
-    assert np.abs(back.predict(X) - np.exp(np.sin(np.pi * X[:, 0]) + X[:, 1] ** 2)[:, None]).max() < 0.05
+def test_demo_end_to_end(tmp_path, capsys):
+    import json
+
+    from kandiscover.study.demo import DEMO_LAWS, run
+    from kandiscover.symbolic.export import render_check
+    res = run(tmp_path / "out", verbose=True)
+    text = capsys.readouterr().out
+    assert [r.name for r in res.laws] == list(DEMO_LAWS)
+    assert all(r.recovered and r.r2_test > 0.999999 for r in res.laws)
+    for word in ("truth:", "recovered:", "LaTeX:", "test R^2:"):
+        assert text.count(word) == 3
+    for r in res.laws:
+        render_check(r.latex)
+        render_check(r.truth_latex)
+        for f in r.files:
+            assert f.stat().st_size > 0
+        assert (tmp_path / "out" / f"{r.name}_network.png").read_bytes()[:4] == b"\x89PNG"
+        back = kd.load(tmp_path / "out" / f"{r.name}.h5")
+        from kandiscover.study.laws import get_law
+        X = np.random.default_rng(5).uniform(-0.5, 0.5, (50, 2))
+        assert np.allclose(back.predict(X)[:, 0], get_law(r.name)(X), rtol=1e-6, atol=1e-9)
+    summary = json.loads(res.summary_path.read_text())
+    assert [s["law"] for s in summary] == list(DEMO_LAWS)

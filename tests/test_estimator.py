@@ -1,0 +1,118 @@
+"""KANRegressor: results API, determinism, bad input, errors naming the stage."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+from sklearn.exceptions import NotFittedError
+
+import kandiscover as kd
+from kandiscover.errors import InputError, InputTypeError, TrainingError
+from kandiscover.symbolic.export import render_check
+
+
+def _data(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, (n, 2))
+    return X, np.sin(X[:, 0]) + np.cos(2 * X[:, 1])
+
+
+FAST = dict(width=[2, 1], verbose=False)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = _data()
+    return kd.KANRegressor(**FAST).fit(X, y, variable_names=["u", "v"]), X, y
+
+
+def test_results_api_follows_pysr(fitted):
+    reg, X, y = fitted
+    u, v = sympy.symbols("u v")
+    assert kd.symbolic_solution(reg.sympy(), sympy.sin(u) + sympy.cos(2 * v))
+    assert reg.variable_names_ == ["u", "v"] and reg.n_features_in_ == 2
+    assert np.abs(reg.predict(X) - y).max() < 1e-8
+    render_check(reg.latex())
+    eq = reg.equations_
+    assert list(eq.columns) == ["complexity", "loss", "equation", "sympy_format", "width",
+                                "chosen"]
+    assert eq["chosen"].sum() == 1 and (eq["complexity"] > 0).all()
+    table = reg.latex_table()
+    assert table.startswith(r"\begin{tabular}") and table.rstrip().endswith(r"\end{tabular}")
+    for line in table.splitlines():
+        if line.count("$") == 2:
+            render_check(line.split("$")[1])
+    assert reg.seconds_ > 0 and isinstance(reg.model_, kd.KAN)
+
+
+def test_same_seed_same_formula_and_inputs_untouched():
+    X, y = _data(200, 1)
+    X0, y0 = X.copy(), y.copy()
+    a = kd.KANRegressor(**FAST).fit(X, y)
+    b = kd.KANRegressor(**FAST).fit(X, y)
+    assert str(a.expression_) == str(b.expression_)
+    assert (X == X0).all() and (y == y0).all()
+
+
+def test_dataframe_columns_name_the_variables():
+    X, y = _data(200)
+    df = pd.DataFrame(X, columns=["theta", "omega_0"])
+    reg = kd.KANRegressor(**FAST).fit(df, y)
+    assert reg.variable_names_ == ["theta", "omega_0"]
+    assert {str(s) for s in reg.sympy().free_symbols} <= {"theta", "omega_0"}
+    assert r"\theta" in reg.latex() or r"\omega_{0}" in reg.latex()
+    with pytest.raises(InputError, match="X has 3 columns but the regressor was fitted on 2"):
+        reg.predict(np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("X, y, kwargs, err, match", [
+    (np.ones((50, 2)), np.ones(50), {}, InputError, "y is constant"),
+    (np.ones((2, 2)), np.arange(2.0), {}, InputError,
+     "fewer samples than variables: 2 rows for 2 variables"),
+    (np.random.default_rng(0).normal(size=(50, 2)), np.arange(50.0),
+     {"variable_names": ["a"]}, InputError, "variable_names must list 2 names"),
+    (np.array([[0.0, np.nan]] * 50), np.arange(50.0), {}, InputError, "NaN"),
+    (np.ones((50, 2)), np.r_[np.arange(49.0), np.inf], {}, InputError, "infinite"),
+    (np.ones((50, 2)), np.ones((50, 2)), {}, InputError, "one column of targets"),
+    (np.ones((50, 2)), np.arange(40.0), {}, InputError, "different numbers of rows: 50 and 40"),
+    (np.array([["a", "b"]] * 50), np.arange(50.0), {}, InputTypeError, "numeric"),
+])
+def test_bad_data_is_refused_with_a_clear_message(X, y, kwargs, err, match):
+    with pytest.raises(err, match=match):
+        kd.KANRegressor(**FAST).fit(X, y, **kwargs)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"library": ["sin", "sinc"]}, "sinc"),
+    ({"grid_schedule": (3, 0)}, "grid_schedule"),
+    ({"prune_thresholds": (0.1,)}, "prune_thresholds"),
+    ({"time_budget": -1}, "time_budget"),
+])
+def test_bad_parameters_are_refused_at_fit(params, match):
+    X, y = _data(50)
+    with pytest.raises(InputError, match=match):
+        kd.KANRegressor(**{**FAST, **params}).fit(X, y)
+
+
+def test_unfitted_regressor_says_so():
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        kd.KANRegressor().predict(np.zeros((3, 2)))
+
+
+def test_nan_during_training_names_the_stage(monkeypatch):
+    """A network that turns NaN in the Adam warm-up fails with an error that
+    names the structure and the stage, not with a NaN formula."""
+    import torch
+
+    original = kd.KAN.fit
+
+    def poisoned(self, X, y, **kw):
+        if kw.get("opt") == "adam":
+            with torch.no_grad():
+                self.layers[0].coef.fill_(float("nan"))
+        return original(self, X, y, **kw)
+
+    monkeypatch.setattr(kd.KAN, "fit", poisoned)
+    X, y = _data(100)
+    with pytest.raises(TrainingError, match=r"width \[2, 1\]: warm-up: training diverged"):
+        kd.KANRegressor(**FAST).fit(X, y)
