@@ -24,6 +24,7 @@ when a formula reproduces the held-out data to ``1e-5`` relative RMS.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -31,6 +32,7 @@ import numpy as np
 import sympy
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import DataConversionWarning
 
 from ._validation import as_2d_array, check_fraction
 from .errors import InputError, InputTypeError, KandiscoverError, PruningError, TrainingError
@@ -38,6 +40,28 @@ from .errors import InputError, InputTypeError, KandiscoverError, PruningError, 
 __all__ = ["KANRegressor"]
 
 _EXACT = 1e-5  # relative RMS on held-out rows below which the search stops
+
+
+def _as_table(value: Any, name: str) -> np.ndarray:
+    """A numpy array of ``value``: sparse matrices are refused, object arrays
+    of numbers converted, complex numbers refused."""
+    import scipy.sparse
+
+    if scipy.sparse.issparse(value):
+        raise InputTypeError(f"{name} is a sparse matrix: sparse input is not supported; "
+                             f"pass {name}.toarray()")
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        raise InputError(f"Complex data not supported: {name} has dtype {arr.dtype}")
+    if arr.dtype == object:
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputTypeError(f"{name} must be numeric, got an array of dtype object "
+                                 f"holding non-numbers ({exc})") from None
+    return arr
 
 
 @dataclass
@@ -173,11 +197,19 @@ class KANRegressor(RegressorMixin, BaseEstimator):
 
     def _validate_X(self, X: Any, fitting: bool) -> np.ndarray:
         names = getattr(X, "columns", None)
-        Xa = as_2d_array(X, "X")
+        Xa = _as_table(X, "X")
+        if Xa.ndim != 2:
+            raise InputError(f"X must be 2-D (n_samples, n_features), got shape {Xa.shape}; "
+                             "Reshape your data: X.reshape(-1, 1) for one feature, "
+                             "X.reshape(1, -1) for one sample")
+        if Xa.shape[1] == 0:
+            raise InputError(f"X has 0 feature(s) (shape={Xa.shape}) while a minimum of 1 "
+                             "is required.")
+        Xa = as_2d_array(Xa, "X")
         if not fitting:
             if Xa.shape[1] != self.n_features_in_:
-                raise InputError(f"X has {Xa.shape[1]} columns but the regressor was fitted "
-                                 f"on {self.n_features_in_}")
+                raise InputError(f"X has {Xa.shape[1]} features, but KANRegressor is "
+                                 f"expecting {self.n_features_in_} features as input")
         elif names is not None:
             self.feature_names_in_ = np.asarray([str(c) for c in names], dtype=object)
         return Xa
@@ -191,15 +223,23 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         Xa = self._validate_X(X, fitting=True)
-        ya = as_2d_array(y, "y")
+        if y is None:
+            raise InputError("KANRegressor requires y to be passed, but the target y is None")
+        y_raw = _as_table(y, "y")
+        ya = as_2d_array(y_raw, "y")
         if ya.shape[1] != 1:
             raise InputError(f"y must be one column of targets, got shape {ya.shape}")
+        if y_raw.ndim == 2:
+            warnings.warn("A column-vector y was passed when a 1d array was expected; "
+                          "it is used as an array of shape (n,)", DataConversionWarning,
+                          stacklevel=2)
         ya = ya[:, 0]
         n, d = Xa.shape
         if len(ya) != n:
             raise InputError(f"X and y have different numbers of rows: {n} and {len(ya)}")
         if n <= d:
-            raise InputError(f"fewer samples than variables: {n} rows for {d} variables")
+            raise InputError(f"fewer samples than variables: {n} rows for {d} variables "
+                             f"(n_samples={n})")
         if np.ptp(ya) == 0:
             raise InputError("y is constant: there is no formula to discover")
         if variable_names is None:
@@ -338,11 +378,18 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         if not hasattr(self, "model_"):
             raise NotFittedError("this KANRegressor is not fitted yet; call fit(X, y) first")
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_fn", None)       # a compiled closure; rebuilt on demand
+        return state
+
     def predict(self, X: Any) -> np.ndarray:
         """Values of the chosen formula on the rows of ``X``."""
         self._check_fitted()
         Xa = self._validate_X(X, fitting=False)
         with np.errstate(all="ignore"):
+            if getattr(self, "_fn", None) is None:
+                self._fn = self._compile(self.expression_)
             return np.asarray(self._fn(Xa), float)
 
     def sympy(self) -> sympy.Expr:

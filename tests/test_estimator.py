@@ -61,7 +61,7 @@ def test_dataframe_columns_name_the_variables():
     assert reg.variable_names_ == ["theta", "omega_0"]
     assert {str(s) for s in reg.sympy().free_symbols} <= {"theta", "omega_0"}
     assert r"\theta" in reg.latex() or r"\omega_{0}" in reg.latex()
-    with pytest.raises(InputError, match="X has 3 columns but the regressor was fitted on 2"):
+    with pytest.raises(InputError, match="X has 3 features, but KANRegressor is expecting 2 features"):
         reg.predict(np.zeros((4, 3)))
 
 
@@ -116,3 +116,21 @@ def test_nan_during_training_names_the_stage(monkeypatch):
     X, y = _data(100)
     with pytest.raises(TrainingError, match=r"width \[2, 1\]: warm-up: training diverged"):
         kd.KANRegressor(**FAST).fit(X, y)
+
+
+def test_fitted_regressor_pickles(fitted):
+    import pickle
+    reg, X, _ = fitted
+    back = pickle.loads(pickle.dumps(reg))
+    assert str(back.sympy()) == str(reg.sympy())
+    np.testing.assert_array_equal(back.predict(X), reg.predict(X))
+
+
+def test_symbolic_models_with_closure_functions_pickle():
+    import pickle
+    m = kd.KAN([2, 1], seed=0, dtype="float64")
+    m.set_symbolic(0, 0, 0, "arcsin", (0.5, 0.0, 1.0, 0.0))
+    m.set_symbolic(0, 1, 0, "1/x", (1.0, 3.0, 1.0, 0.0))
+    X = np.random.default_rng(0).uniform(-1, 1, (20, 2))
+    back = pickle.loads(pickle.dumps(m))
+    np.testing.assert_array_equal(back.predict(X), m.predict(X))

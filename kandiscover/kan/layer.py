@@ -43,6 +43,21 @@ class SymbolicEdge:
     def __repr__(self) -> str:
         return f"SymbolicEdge({self.name!r})"
 
+    def __reduce__(self):
+        # library functions travel by name (their torch forms can be closures)
+        from ..symbolic import library
+        try:
+            if library.get(self.name).train_fn is self.fn:
+                return (_library_edge, (self.name,))
+        except KeyError:
+            pass
+        return (SymbolicEdge, (self.name, self.fn))
+
+
+def _library_edge(name: str) -> SymbolicEdge:
+    from ..symbolic import library
+    return SymbolicEdge(name, library.get(name).train_fn)
+
 
 class KANLayer(nn.Module):
     """A layer of ``n_in * n_out`` spline edges.
@@ -146,6 +161,16 @@ class KANLayer(nn.Module):
         dev = self.sym_params.device
         self._groups = [(fn, torch.tensor(ii, device=dev), torch.tensor(jj, device=dev))
                         for fn, ii, jj in by_name.values()]
+
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        state = dict(state)
+        state.pop("_groups", None)   # derived from ``symbolic``; rebuilt on load
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._rebuild_groups()
 
     def _apply(self, fn, *args, **kwargs):
         # knots are a function of the grid (recomputed after dtype changes, so

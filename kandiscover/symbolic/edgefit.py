@@ -119,7 +119,7 @@ def _project(F: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     fc = F - fm
     sff = np.einsum("kn,kn->k", fc, fc)
     sfy = fc @ yc
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         c = sfy / sff
         r2 = sfy * sfy / (sff * syy)
     d = y.mean() - c * fm[:, 0]
