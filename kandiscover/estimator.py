@@ -40,6 +40,7 @@ from .errors import InputError, InputTypeError, KandiscoverError, PruningError, 
 __all__ = ["KANRegressor"]
 
 _EXACT = 1e-5  # relative RMS on held-out rows below which the search stops
+_SPARSER_LEVELS = 3  # edges dropped one by one from the chosen network
 
 
 def _as_table(value: Any, name: str) -> np.ndarray:
@@ -294,6 +295,13 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         if not cands:
             raise TrainingError("no candidate structure gave a finite formula:\n  "
                                 + "\n  ".join(errors or ["(no candidate ran)"]))
+        best = _choose(_pareto(cands))
+        self._pending = None
+        if best.loss <= self._exact_loss(yv):
+            # no sparser formula can beat an exact one: read them when asked
+            self._pending = (Xtr, ytr, Xv, yv)
+        else:
+            cands.extend(self._sparser(best, Xtr, ytr, Xv, yv))
         front = _pareto(cands)
         best = _choose(front)
         self.model_ = best.model
@@ -305,6 +313,32 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self._fn = self._compile(best.expr)
         self.seconds_ = time.perf_counter() - t0
         return self
+
+    def _sparser(self, best: _Candidate, Xtr, ytr, Xv, yv) -> list[_Candidate]:
+        """The chosen network with its weakest edges dropped one by one (the
+        sparser points of the Pareto front)."""
+        from .compare.metrics import complexity
+        from .symbolic.auto import sparser_readings
+        from .symbolic.expression import to_sympy
+
+        out = []
+        t = time.perf_counter()
+        try:
+            for k, (net, _) in enumerate(sparser_readings(best.model, Xtr,
+                                                          levels=_SPARSER_LEVELS), 1):
+                expr = to_sympy(net, self.variable_names_, X_check=Xv, snap_tol=1e-3)
+                fn = self._compile(expr)
+                out.append(_Candidate(best.width, net, expr, _mse(fn(Xv), yv),
+                                      _mse(fn(Xtr), ytr), complexity(expr),
+                                      time.perf_counter() - t, best.spline_loss,
+                                      f"{k} edge{'s' if k > 1 else ''} fewer"))
+        except (TrainingError, KandiscoverError) as exc:
+            if self.verbose:
+                print(f"sparser readings stopped: {exc}")
+        if self.verbose and out:
+            print(f"sparser readings of {best.label}: "
+                  + "; ".join(f"{c.expr} (val MSE {c.loss:.3g})" for c in out))
+        return [c for c in out if np.isfinite(c.loss)]
 
     def _candidate(self, width, Xtr, ytr, Xv, yv) -> _Candidate:
         from .kan.network import KAN
@@ -403,11 +437,25 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self._check_fitted()
         return to_latex(self.expression_, names=names)
 
+    def _complete_front(self) -> None:
+        """Add the sparser readings that ``fit`` left for later (exact formulas)."""
+        if getattr(self, "_pending", None) is None:
+            return
+        Xtr, ytr, Xv, yv = self._pending
+        self._pending = None
+        self.candidates_ = self.candidates_ + self._sparser(self._best, Xtr, ytr, Xv, yv)
+        self._front = _pareto(self.candidates_)
+
     @property
     def equations_(self):
-        """The Pareto front as a DataFrame, simplest first; ``chosen`` marks the pick."""
+        """The Pareto front as a DataFrame, simplest first; ``chosen`` marks the pick.
+
+        It includes the chosen network with its weakest edges dropped one by
+        one; when the chosen formula is exact these are only read on the
+        first access (a second or two)."""
         import pandas as pd
         self._check_fitted()
+        self._complete_front()
         rows = [dict(complexity=c.complexity, loss=c.loss, equation=str(c.expr),
                      sympy_format=c.expr, width=c.label, chosen=c is self._best)
                 for c in self._front]
@@ -418,6 +466,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         """The Pareto front as a LaTeX tabular."""
         from .symbolic.export import to_latex
         self._check_fitted()
+        self._complete_front()
         lines = [r"\begin{tabular}{@{}rrl@{}}", r"\toprule",
                  r"Complexity & Loss & Equation \\", r"\midrule"]
         for c in self._front:

@@ -53,7 +53,8 @@ def test_demo_end_to_end(tmp_path, capsys):
         assert (tmp_path / "out" / f"{r.name}_network.png").read_bytes()[:4] == b"\x89PNG"
         back = kd.load(tmp_path / "out" / f"{r.name}.h5")
         from kandiscover.study.laws import get_law
-        X = np.random.default_rng(5).uniform(-0.5, 0.5, (50, 2))
-        assert np.allclose(back.predict(X)[:, 0], get_law(r.name)(X), rtol=1e-6, atol=1e-9)
+        law = get_law(r.name)
+        X = np.random.default_rng(5).uniform(-0.5, 0.5, (50, len(law.variables)))
+        assert np.allclose(back.predict(X)[:, 0], law(X), rtol=1e-6, atol=1e-9)
     summary = json.loads(res.summary_path.read_text())
     assert [s["law"] for s in summary] == list(DEMO_LAWS)

@@ -37,6 +37,10 @@ def test_results_api_follows_pysr(fitted):
     assert list(eq.columns) == ["complexity", "loss", "equation", "sympy_format", "width",
                                 "chosen"]
     assert eq["chosen"].sum() == 1 and (eq["complexity"] > 0).all()
+    # the sparser readings (weakest edge dropped) are simpler, worse points of the front
+    assert len(eq) >= 2 and eq["complexity"].is_monotonic_increasing
+    assert eq["loss"].is_monotonic_decreasing and eq["chosen"].iloc[-1]
+    assert "fewer" in eq["width"].iloc[0]
     table = reg.latex_table()
     assert table.startswith(r"\begin{tabular}") and table.rstrip().endswith(r"\end{tabular}")
     for line in table.splitlines():

@@ -31,5 +31,6 @@ def test_laws_sample_deterministically_inside_their_box():
         X2, y2 = law.sample(50, 3)
         assert (X == X2).all() and (y == y2).all()
         assert X.min() >= law.low and X.max() <= law.high and y.shape == (50,)
+        assert X.shape == (50, len(law.variables))
     with pytest.raises(InputError, match="no law named 'nope'"):
         get_law("nope")

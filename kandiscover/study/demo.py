@@ -57,8 +57,10 @@ def run(out_dir: str | Path = "demo_output", seed: int = 0, n_samples: int = 100
     for k, name in enumerate(DEMO_LAWS, 1):
         law = get_law(name)
         X, y = law.sample(n_samples, seed)
-        say(f"\n[{k}/{len(DEMO_LAWS)}] {name}: f(x, y) = {law.truth}, {n_samples} samples "
-            f"on [{law.low:g}, {law.high:g}]^2")
+        args = ", ".join(law.variables)
+        box = f"[{law.low:g}, {law.high:g}]" + (f"^{law.n_vars}" if law.n_vars > 1 else "")
+        say(f"\n[{k}/{len(DEMO_LAWS)}] {name}: f({args}) = {law.truth}, {n_samples} samples "
+            f"on {box}")
         found = discover(X, y, law.variables, target="f", seed=seed, verbose=verbose)
         try:
             ok = bool(symbolic_solution(found.expression, law.truth, timeout=20))

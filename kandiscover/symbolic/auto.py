@@ -26,7 +26,7 @@ from . import library
 from .edgefit import EdgeFit, fit_edge
 
 __all__ = ["auto_symbolic", "SymbolicReport", "EdgeChoice", "linear_factors",
-           "product_factor_edges"]
+           "product_factor_edges", "sparser_readings"]
 
 
 @dataclass
@@ -223,6 +223,36 @@ def linear_factors(model, X: Any, y: Any, steps: int = 20):
         new.layers[l].set_symbolic(i, j, "x", fitted.params)
     new.fit(X, y, steps=steps, update_grid=False, verbose=False)
     return new
+
+
+def sparser_readings(model, X: Any, levels: int = 3):
+    """Ever sparser versions of a fully symbolic ``model``: its least
+    important live edge (by attribution on ``X``) is replaced by its mean
+    value, and so on; yields ``(model, (layer, i, j))`` per level.
+
+    The formulas read from these are the simpler points of a Pareto front
+    (PySR's ``equations_``): the law with its weakest terms dropped and
+    everything else as it was.  Stops when one live edge is left."""
+    from .._validation import as_2d_array
+    from ..sparsify.prune import attribution
+
+    current = model
+    xt = current.as_tensor(as_2d_array(X, "X"))
+    for _ in range(levels):
+        live = [(l, int(i), int(j)) for l, layer in enumerate(current.layers)
+                for i, j in zip(*np.nonzero(layer.mask.detach().cpu().numpy() > 0))]
+        if any((i, j) not in current.layers[l].symbolic for l, i, j in live) or len(live) <= 1:
+            return
+        with torch.no_grad():
+            scores = attribution(current, xt).edge_scores
+            l, i, j = min(live, key=lambda e: scores[e[0]][e[1], e[2]])
+            h = current.trace(xt)[0][l]
+            mean = current.layers[l].edge_activations(h)[:, i, j].mean()
+            trial = current.copy()
+            trial.layers[l].mask[i, j] = 0.0
+            trial.subnode_bias[l][j] += trial.subnode_scale[l][j] * mean
+        current = trial
+        yield current, (l, i, j)
 
 
 def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | None = None,
