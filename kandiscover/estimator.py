@@ -41,6 +41,11 @@ __all__ = ["KANRegressor"]
 
 _EXACT = 1e-5  # relative RMS on held-out rows below which the search stops
 _SPARSER_LEVELS = 3  # edges dropped one by one from the chosen network
+_PRODUCT_RESTARTS = 1  # extra seeds for structures with multiplication nodes
+
+
+def _has_products(width) -> bool:
+    return any(isinstance(w, (tuple, list)) and len(w) == 2 and w[1] for w in width)
 
 
 def _as_table(value: Any, name: str) -> np.ndarray:
@@ -263,7 +268,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         cands: list[_Candidate] = []
         errors: list[str] = []
         n_tried = 0
-        for width in widths:
+        jobs = [(w, 0) for w in widths]
+        while jobs:
+            width, restart = jobs.pop(0)
             if self.time_budget is not None and cands and \
                     time.perf_counter() - t0 > self.time_budget:
                 if self.verbose:
@@ -271,22 +278,25 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                           f"{n_tried} of {len(widths)} structures")
                 break
             try:
-                found = self._candidate(width, Xtr, ytr, Xv, yv)
+                found = self._candidate(width, Xtr, ytr, Xv, yv, restart)
             except (TrainingError, PruningError) as exc:
                 errors.append(f"width {width}: {exc}")
                 if self.verbose:
                     print(f"width {width}: failed ({str(exc).splitlines()[0]})")
-                continue
+                found = []
             cands.extend(found)
-            n_tried += 1
+            n_tried += restart == 0
             if self.verbose:
                 for c in found:
                     print(f"width {c.label}: {c.expr}  (val MSE {c.loss:.3g}, complexity "
                           f"{c.complexity}, {c.seconds:.1f} s)")
-            if min(c.loss for c in found) <= self._exact_loss(yv):
-                if self.verbose and n_tried < len(widths):
+            if found and min(c.loss for c in found) <= self._exact_loss(yv):
+                if self.verbose and jobs:
                     print("this formula reproduces the held-out data; search stopped")
                 break
+            # products train into poor minima more often: one restart from another seed
+            if restart < _PRODUCT_RESTARTS and _has_products(width):
+                jobs.insert(0, (width, restart + 1))
         for c in cands:
             if not np.isfinite(c.loss):
                 errors.append(f"width {c.label}: formula: {c.expr} gives non-finite values "
@@ -340,7 +350,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                   + "; ".join(f"{c.expr} (val MSE {c.loss:.3g})" for c in out))
         return [c for c in out if np.isfinite(c.loss)]
 
-    def _candidate(self, width, Xtr, ytr, Xv, yv) -> _Candidate:
+    def _candidate(self, width, Xtr, ytr, Xv, yv, restart: int = 0) -> list[_Candidate]:
         from .kan.network import KAN
         from .symbolic.auto import auto_symbolic, linear_factors
         from .symbolic.expression import to_sympy
@@ -349,7 +359,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         t = time.perf_counter()
         sched = self._schedule
         node_thr, edge_thr = self.prune_thresholds
-        model = KAN(width, grid=sched[0], seed=self.seed, dtype=torch.float64)
+        model = KAN(width, grid=sched[0], seed=self.seed + 7919 * restart, dtype=torch.float64)
         with torch.no_grad():  # the network works on a standardized target
             model.node_scale[-1].fill_(float(np.std(ytr)) or 1.0)
             model.node_bias[-1].fill_(float(np.mean(ytr)))
@@ -394,7 +404,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                             snap_tol=min(1e-3, 1e-6 + 0.1 * np.sqrt(loss) / (np.std(yv) or 1.0)))
             fn = self._compile(expr)
             out.append(_Candidate(list(width), sym, expr, _mse(fn(Xv), yv), _mse(fn(Xtr), ytr),
-                                  complexity(expr), time.perf_counter() - t, loss, note))
+                                  complexity(expr), time.perf_counter() - t, loss,
+                                  ", ".join(filter(None, [f"seed {self.seed + 7919 * restart}"
+                                                          if restart else "", note]))))
         return out
 
     @staticmethod

@@ -143,6 +143,43 @@ def _polish(model, x: torch.Tensor, y: torch.Tensor, max_nfev: int = 600) -> Non
     assign(best)
 
 
+def _straighten(model, x: torch.Tensor, y: torch.Tensor, rmse: float, max_nfev: int,
+                tol: float = 0.05):
+    """Replace every symbolic edge that fine-tuning pushed into the straight
+    part of its function (133 cos(0.0075 u + pi/2), a line in disguise) by
+    the line itself, fine-tune again, and keep the result when the RMSE
+    does not grow by more than ``tol``.  Returns (model, rmse, names changed)."""
+    from .edgefit import _LINEAR_TOL, _project, fit_function
+
+    trial = model.copy()
+    changed = []
+    with torch.no_grad():
+        hs = trial.trace(x)[0]
+        for l, layer in enumerate(trial.layers):
+            for (i, j), edge in sorted(layer.symbolic.items()):
+                if edge.name == "x" or float(layer.mask[i, j]) == 0:
+                    continue
+                h = hs[l][:, i].double().cpu().numpy()
+                a, b, _, _ = layer.sym_params[i, j].tolist()
+                u = a * h + b
+                f = edge.fn(torch.from_numpy(u)).numpy()
+                _, _, lin = _project(u[None, :], f)
+                if not (np.isfinite(lin[0]) and 1.0 - lin[0] < _LINEAR_TOL):
+                    continue
+                ys = layer.edge_activations(hs[l])[:, i, j].double().cpu().numpy()
+                fitted = fit_function(h, ys, library.get("x"))
+                if fitted is not None:
+                    layer.set_symbolic(i, j, "x", fitted.params)
+                    changed.append((l, i, j, edge.name))
+    if not changed:
+        return model, rmse, []
+    _polish(trial, x, y, max_nfev=max_nfev)
+    got = _rmse(trial, x, y)
+    if np.isfinite(got) and got <= rmse * (1.0 + tol) + 1e-300:
+        return trial, min(got, rmse), changed
+    return model, rmse, []
+
+
 def _simpler_edges(model, x: torch.Tensor, y: torch.Tensor, report: SymbolicReport,
                    rmse: float, lib, weight: float, max_nfev: int, tol: float = 0.05,
                    max_trials: int = 12):
@@ -334,6 +371,13 @@ def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | N
             after = _rmse(new, xt, yt)
             if not np.isfinite(after) or after > report.rmse_symbolic:
                 new, after = backup, report.rmse_symbolic
+            if report.all_symbolic and _free_slots(new):
+                new, after, changed = _straighten(new, xt, yt, after,
+                                                  max_nfev=min(200, 20 * fine_tune_steps))
+                for l, i, j, _ in changed:
+                    for e in report.edges:
+                        if (e.layer, e.i, e.j) == (l, i, j):
+                            e.name, e.complexity = "x", library.get("x").complexity
             # an exact formula has nothing to gain from simpler edges
             exact = after <= _EXACT * float(yt.std()) if len(yt) > 1 else True
             if report.all_symbolic and _free_slots(new) and not exact:
