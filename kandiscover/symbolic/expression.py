@@ -43,7 +43,8 @@ __all__ = ["to_sympy", "graph_to_sympy", "snap_constants", "ExpressionCheck", "p
 _BASES = [(sympy.Integer(1), 1.0), (sympy.pi, np.pi), (sympy.E, np.e),
           (sympy.sqrt(2), np.sqrt(2)), (sympy.sqrt(3), np.sqrt(3)),
           (sympy.sqrt(sympy.pi), np.sqrt(np.pi)),
-          (1 / sympy.sqrt(2 * sympy.pi), 1 / np.sqrt(2 * np.pi))]  # a Gaussian's norm
+          (1 / sympy.sqrt(2 * sympy.pi), 1 / np.sqrt(2 * np.pi)),  # a Gaussian's norm
+          (1 / sympy.pi, 1 / np.pi), (sympy.pi ** 2, np.pi ** 2)]  # h/(2 pi), pi^2
 
 
 @dataclass
@@ -128,7 +129,7 @@ def graph_to_sympy(g: nx.DiGraph, variables: Sequence[str] | None = None
 def simple_value(v: float, rel_tol: float = 2e-3, max_q: int = 10) -> list[sympy.Expr]:
     """Simple numbers within ``rel_tol`` of ``v``, simplest first: integers,
     rationals p/q (q <= ``max_q``), and p/q times pi, e, sqrt(2), sqrt(3),
-    sqrt(pi) and 1/sqrt(2 pi) with q <= 4 and |p| <= 12."""
+    sqrt(pi), 1/sqrt(2 pi), 1/pi and pi^2 with q <= 4 and |p| <= 12."""
     out: list[tuple[tuple, sympy.Expr]] = []
     if not np.isfinite(v) or v == 0:
         return []

@@ -21,14 +21,16 @@ saved and loaded.  Users add their own with :func:`register`.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Callable, Sequence
 
 import sympy
 import torch
 
 __all__ = ["SymbolicFunction", "register", "unregister", "get", "names", "name_of",
-           "resolve", "SEARCH_KINDS"]
+           "resolve", "power_name", "SEARCH_KINDS"]
 
 #: How :mod:`~kandiscover.symbolic.edgefit` searches the inner affine map
 #: ``a x + b`` of ``c f(a x + b) + d``:
@@ -129,8 +131,12 @@ def get(name: str) -> SymbolicFunction:
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
+        entry = _power_entry(name) if isinstance(name, str) else None
+        if entry is not None:
+            return entry
         raise KeyError(f"no symbolic function named {name!r}; known: "
-                       f"{', '.join(sorted(_REGISTRY))}") from None
+                       f"{', '.join(sorted(_REGISTRY))}, and powers x^n, x^(p/q), "
+                       "x^1.5") from None
 
 
 def names() -> list[str]:
@@ -160,13 +166,89 @@ def resolve(lib: Sequence[str] | None = None, exclude_zero: bool = True
         return [e for n, e in sorted(_REGISTRY.items()) if not (exclude_zero and n == "0")]
     if isinstance(lib, str) or not isinstance(lib, Sequence):
         raise InputTypeError(f"lib must be a list of function names, got {lib!r}")
-    unknown = [n for n in lib if n not in _REGISTRY]
+    unknown = [n for n in lib if n not in _REGISTRY and _power_entry(n) is None]
     if unknown:
         raise InputError(f"unknown library function(s) {unknown}; known: "
                          f"{', '.join(sorted(_REGISTRY))}")
     if not lib:
         raise InputError("lib must name at least one function")
-    return [_REGISTRY[n] for n in dict.fromkeys(lib)]
+    return [get(n) for n in dict.fromkeys(lib)]
+
+
+# ------------------------------------------------------ powers u ** p
+# Any real exponent is available by name ("x^5", "x^(2/3)", "x^1.5") without
+# registering it: the entry is made on first use and cached, so models that
+# use one save and load like any other.  These entries are not listed by
+# :func:`names` and are not candidates of edge fits unless named in ``lib``.
+_POWER_RE = re.compile(r"^x\^(?:\((-?\d+)/(\d+)\)|(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?))$")
+_POWERS: dict[str, SymbolicFunction] = {}
+_NAMED_POWERS = {Fraction(1): "x", Fraction(2): "x^2", Fraction(3): "x^3", Fraction(4): "x^4",
+                 Fraction(-1): "1/x", Fraction(-2): "1/x^2", Fraction(1, 2): "sqrt",
+                 Fraction(-1, 2): "1/sqrt"}
+
+
+def power_name(p) -> str:
+    """The library name of ``u ** p``: a built-in name where there is one
+    (``2 -> "x^2"``, ``-1 -> "1/x"``, ``1/2 -> "sqrt"``), else ``"x^5"``,
+    ``"x^(2/3)"`` (rationals, sympy or :class:`fractions.Fraction`) or
+    ``"x^1.5"`` (floats)."""
+    if isinstance(p, sympy.Rational) or isinstance(p, (int, Fraction)):
+        frac = Fraction(int(sympy.Integer(p.p)), int(sympy.Integer(p.q))) \
+            if isinstance(p, sympy.Rational) else Fraction(p)
+        if frac == 0:
+            raise ValueError("u ** 0 is the constant 1, not a function")
+        if frac in _NAMED_POWERS:
+            return _NAMED_POWERS[frac]
+        return f"x^{frac.numerator}" if frac.denominator == 1 else \
+            f"x^({frac.numerator}/{frac.denominator})"
+    value = float(p)
+    if not math.isfinite(value):
+        raise ValueError(f"the exponent must be finite, got {p!r}")
+    if value == int(value):
+        return power_name(int(value))
+    return f"x^{value!r}"
+
+
+def _power_entry(name: str) -> SymbolicFunction | None:
+    if name in _POWERS:
+        return _POWERS[name]
+    m = _POWER_RE.match(name)
+    if m is None:
+        return None
+    num, den, integer, real = m.groups()
+    if integer is not None:
+        p_sym, p_val, whole = sympy.Integer(int(integer)), float(integer), True
+    elif num is not None:
+        if int(den) == 0:
+            return None
+        p_sym = sympy.Rational(int(num), int(den))
+        p_val, whole = float(p_sym), p_sym.q == 1
+    else:
+        p_sym, p_val = sympy.Float(real), float(real)
+        whole = p_val == int(p_val)
+    if p_val == 0:
+        return None
+    if whole:
+        n = int(p_val)
+
+        def exact(x, n=n):
+            return x ** n
+
+        def safe(x, n=n):
+            if n > 0:
+                return x ** n
+            return (torch.where(x >= 0, 1.0, -1.0).to(x.dtype) * x.abs().clamp_min(_EPS)) ** n
+        domain = ((-_INF, _INF),) if n > 0 else _NONZERO
+    else:
+        def exact(x, p=p_val):
+            return torch.pow(x, p)
+
+        def safe(x, p=p_val):
+            return torch.pow(x.clamp_min(_EPS), p)
+        domain = _POS if p_val > 0 else ((1e-12, _INF),)
+    entry = SymbolicFunction(name, exact, lambda u, p=p_sym: u ** p, 3, safe, domain, "shift")
+    _POWERS[name] = entry
+    return entry
 
 
 # ------------------------------------------------------------ safe forms
