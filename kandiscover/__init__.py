@@ -26,6 +26,8 @@ from .compare.metrics import symbolic_solution
 from .estimator import KANRegressor
 from .symbolic import library
 from .symbolic.auto import SymbolicReport, auto_symbolic
+from .symbolic.compiler import compile_formula
+from .symbolic.parse import parse_formula
 from .symbolic.edgefit import EdgeFit, fit_edge, suggest
 from .symbolic.export import render_check, to_latex, to_numpy, to_text
 from .symbolic.expression import ExpressionCheck, to_sympy
@@ -37,6 +39,6 @@ __all__ = ["KAN", "KANLayer", "History", "fit", "prune", "attribution", "PruneRe
            "save", "load", "plot", "library", "KANRegressor", "auto_symbolic",
            "SymbolicReport", "EdgeFit", "fit_edge", "suggest", "to_graph", "to_sympy",
            "ExpressionCheck", "to_latex", "to_text", "to_numpy", "render_check",
-           "symbolic_solution", "KandiscoverError", "InputError",
+           "symbolic_solution", "parse_formula", "compile_formula", "KandiscoverError", "InputError",
            "InputTypeError", "ModelFileError", "PruningError", "TrainingError",
            "__version__"]

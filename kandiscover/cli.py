@@ -49,6 +49,92 @@ def _cmd_discover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _names_arg(text: str | None, what: str) -> list[str] | None:
+    from .errors import InputError
+    if text is None:
+        return None
+    names = [v.strip() for v in text.split(",")]
+    if not all(names):
+        raise InputError(f"{what} must be comma-separated names such as x,y; got {text!r}")
+    return names
+
+
+def _ranges_arg(items: list[str] | None) -> dict | None:
+    from .errors import InputError
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        name, sep, rest = item.partition("=")
+        lo, sep2, hi = rest.partition(":")
+        try:
+            out[name.strip()] = (float(lo), float(hi))
+        except ValueError:
+            sep = sep2 = ""
+        if not (sep and sep2 and name.strip()):
+            raise InputError(f"--range must look like NAME=LOW:HIGH (e.g. x=0:1), got {item!r}")
+    return out
+
+
+def _writable(path, suffixes: tuple[str, ...], what: str):
+    from pathlib import Path
+    from .errors import InputError
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise InputError(f"{what} {path} must end in {' or '.join(suffixes)}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{what} {path}: folder {folder} does not exist")
+    return path
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from .data.store import save
+    from .symbolic.compiler import compile_formula
+    from .symbolic.export import to_latex
+
+    out = _writable(args.out, (".h5", ".hdf5"), "--out")
+    png = _writable(args.plot, (".png", ".svg", ".pdf"), "--plot") if args.plot else None
+    variables = _names_arg(args.vars, "--vars")
+    model = compile_formula(args.formula, variables, ranges=_ranges_arg(args.range))
+    names = variables or [s.name for s in sorted(model.formula_.free_symbols,
+                                                  key=lambda s: s.name)]
+    save(model, out)
+    print(f"{model.formula_}  ->  KAN {model.width_spec}, {model.n_edges()} edges")
+    print(f"LaTeX: {to_latex(model.formula_)}")
+    print(f"wrote {out}")
+    if png is not None:
+        from .plot import plot
+        plot(model, png, in_vars=names, title=None)
+        print(f"wrote {png}")
+    return 0
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from .data.store import load
+    from .errors import InputError
+    from .symbolic.export import to_latex
+    from .symbolic.expression import to_sympy
+
+    model = load(args.model)
+    variables = _names_arg(args.vars, "--vars")
+    if variables is not None and len(variables) != model.n_inputs:
+        raise InputError(f"--vars names {len(variables)} variables but the model has "
+                         f"{model.n_inputs} inputs")
+    spline = [(l, i, j) for l, layer in enumerate(model.layers)
+              for i, j in zip(*layer.mask.nonzero(as_tuple=True))
+              if (int(i), int(j)) not in layer.symbolic]
+    if spline:
+        from .symbolic.auto import auto_symbolic
+        if model.fit_sample_ is None:
+            raise InputError(f"{args.model} has {len(spline)} spline edges and no stored "
+                             "samples to fit them on; fix them with auto_symbolic first")
+        model, _ = auto_symbolic(model)
+    expr = to_sympy(model, variables)
+    print(to_latex(expr, names=None) if args.latex else expr)
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from .data.store import load
     model = load(args.model)
@@ -92,6 +178,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "and the network to OUT_network.png")
     c.add_argument("--quiet", action="store_true", help="print only the result")
     c.set_defaults(func=_cmd_discover)
+    cp = sub.add_parser("compile", help="compile a formula into a KAN (the kanpiler)",
+                        description="Build a KAN that computes FORMULA exactly and save it.")
+    cp.add_argument("formula", help='e.g. "G*m1*m2/r**2" (read safely, never evaluated)')
+    cp.add_argument("--vars", help="input names in column order, e.g. x,y "
+                                   "(default: the formula's names, sorted)")
+    cp.add_argument("--out", required=True, help="the model file (.h5)")
+    cp.add_argument("--plot", help="also draw the network (.png, .svg or .pdf)")
+    cp.add_argument("--range", action="append", metavar="NAME=LOW:HIGH",
+                    help="where a variable lives (sets the spline grids); repeatable")
+    cp.set_defaults(func=_cmd_compile)
+    ex = sub.add_parser("extract", help="read a saved model back as a formula")
+    ex.add_argument("model")
+    ex.add_argument("--vars", help="input names, e.g. x,y (default x0, x1, ...)")
+    ex.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
+    ex.set_defaults(func=_cmd_extract)
     i = sub.add_parser("info", help="describe a saved model")
     i.add_argument("model")
     i.set_defaults(func=_cmd_info)

@@ -146,6 +146,34 @@ class KANLayer(nn.Module):
             self.sym_mask[i, j] = 0.0
         self._rebuild_groups()
 
+    @torch.no_grad()
+    def release(self, i: int, j: int, x: torch.Tensor | None = None) -> None:
+        """Turn symbolic edge (i -> j) into a spline of the same shape: the
+        spline is the least-squares fit of the symbolic function on a dense
+        sweep of input i's grid (plus the samples ``x[:, i]`` inside it); the
+        SiLU part is set to zero.  Outside the grid the spline is zero, so the
+        grid should cover where the edge's inputs live."""
+        from ..errors import InputError
+        from .spline import curve_to_coef
+
+        self._check_edge(i, j)
+        if (i, j) not in self.symbolic:
+            raise InputError(f"edge ({i}, {j}) is not symbolic; there is nothing to release")
+        lo, hi = self.grid[i, 0], self.grid[i, -1]
+        pts = lo + (hi - lo) * torch.linspace(0, 1, 8 * (self.num_grid + self.k) + 64,
+                                              dtype=self.grid.dtype)
+        if x is not None:
+            xi = x[:, i].to(pts.dtype)
+            pts = torch.cat([pts, xi[(xi >= lo) & (xi <= hi)]])
+        a, b, c, d = self.sym_params[i, j]
+        target = c * self.symbolic[(i, j)].fn(a * pts + b) + d
+        ok = torch.isfinite(target)
+        coef = curve_to_coef(pts[ok, None], target[ok, None, None], self.knots[i:i + 1], self.k)
+        self.coef[i, j] = coef[0, 0].to(self.coef.dtype)
+        self.scale_base[i, j] = 0.0
+        self.scale_sp[i, j] = 1.0
+        self.set_spline(i, j)
+
     def _check_edge(self, i: int, j: int) -> None:
         if not (0 <= i < self.n_in and 0 <= j < self.n_out):
             raise IndexError(
@@ -194,7 +222,7 @@ class KANLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, n_in) -> (batch, n_out)."""
         w_base, w_sp = self._effective_weights()
-        if self._groups and not bool(w_base.any()) and not bool(w_sp.any()):
+        if self._groups and not bool((self.mask * (1.0 - self.sym_mask)).any()):
             out = x.new_zeros(x.shape[0], self.n_out)     # every live edge is symbolic
         else:
             basis = bspline_basis(x, self.knots, self.k)      # (batch, n_in, nb)

@@ -326,9 +326,50 @@ class KAN(nn.Module):
         """Make edge (i -> j) of layer l compute ``c * fn(a * x + b) + d``."""
         self._layer(l).set_symbolic(i, j, fn, params, name)
 
-    def unfix(self, l: int, i: int, j: int) -> None:
-        """Turn a symbolic edge back into its spline."""
-        self._layer(l).set_spline(i, j)
+    def unfix(self, l: int, i: int, j: int, X: Any = None, keep_spline: bool = False) -> None:
+        """Release symbolic edge (i -> j) of layer ``l`` into a trainable spline.
+
+        By default the spline is initialised to the symbolic function's shape
+        (see :meth:`KANLayer.release`); with ``X``, the layer's grids first
+        move to where its inputs live on ``X`` (every other edge keeps its
+        function).  ``keep_spline=True`` instead restores the spline the edge
+        had before it was fixed."""
+        layer = self._layer(l)
+        if keep_spline:
+            layer.set_spline(i, j)
+            return
+        h = None
+        if X is not None:
+            with torch.no_grad():
+                h = self.trace(self.as_tensor(X))[0][l]
+                layer.update_grid(h, grid_eps=self.config["grid_eps"])
+        layer.release(i, j, h)
+
+    def unfix_all(self, X: Any = None) -> None:
+        """Release every symbolic edge into a spline of the same shape
+        (layer by layer; with ``X`` the grids first follow the data)."""
+        for l, layer in enumerate(self.layers):
+            edges = sorted(layer.symbolic)
+            if not edges:
+                continue
+            h = None
+            if X is not None:
+                with torch.no_grad():
+                    h = self.trace(self.as_tensor(X))[0][l]
+                    layer.update_grid(h, grid_eps=self.config["grid_eps"])
+            for i, j in edges:
+                layer.release(i, j, h)
+
+    def expand_width(self, layer: int, n_sum: int = 0, n_mult: int = 0,
+                     mult_arity: int = 2, seed: int | None = None) -> "KAN":
+        """A wider copy; see :func:`kandiscover.kan.expand.expand_width`."""
+        from .expand import expand_width
+        return expand_width(self, layer, n_sum, n_mult, mult_arity, seed)
+
+    def expand_depth(self) -> "KAN":
+        """A deeper copy; see :func:`kandiscover.kan.expand.expand_depth`."""
+        from .expand import expand_depth
+        return expand_depth(self)
 
     def _layer(self, l: int) -> KANLayer:
         if not 0 <= l < self.depth:
