@@ -19,6 +19,8 @@ CASES = [
     ("abs(x - y)", ["x", "y"]),
     ("exp(-x)*sin(x)", ["x"]),
     ("sqrt(x**2 + y**2 + z**2)", ["x", "y", "z"]),
+    ("sinh(x) + cosh(y)", ["x", "y"]),          # not in the library: through exp
+    ("-x*y + pi*tanh(2*x - 1)/3", ["x", "y"]),
 ]
 
 
@@ -46,6 +48,21 @@ def test_terms_on_one_variable_get_their_own_edges():
     names = sorted(e.name for layer in model.layers for e in layer.symbolic.values())
     assert "sin" in names and "cos" in names
     assert model.n_edges() >= 3
+
+
+def test_user_registered_functions_compile():
+    from kandiscover.symbolic import library
+
+    def sinc(x):
+        return torch.where(x == 0, torch.ones_like(x), torch.sin(x) / x)
+    library.register("sinc_u", sinc, sympy.sinc, 3)
+    try:
+        m = kd.compile_formula("2*sinc_u(3*x) + y", ["x", "y"])
+        X = np.random.default_rng(0).uniform(0.1, 2, (100, 2))
+        expected = 2 * np.sin(3 * X[:, 0]) / (3 * X[:, 0]) + X[:, 1]
+        np.testing.assert_allclose(m.predict(X)[:, 0], expected, rtol=1e-12)
+    finally:
+        library.unregister("sinc_u")
 
 
 def test_products_of_any_arity_and_quotients():
