@@ -338,12 +338,16 @@ class KAN(nn.Module):
         if keep_spline:
             layer.set_spline(i, j)
             return
-        h = None
-        if X is not None:
-            with torch.no_grad():
-                h = self.trace(self.as_tensor(X))[0][l]
-                layer.update_grid(h, grid_eps=self.config["grid_eps"])
-        layer.release(i, j, h)
+        layer.release(i, j, self._grid_to_data(l, X))
+
+    @torch.no_grad()
+    def _grid_to_data(self, l: int, X: Any) -> torch.Tensor | None:
+        """Move layer l's grids to its inputs on X (functions kept); those inputs."""
+        if X is None:
+            return None
+        h = self.trace(self.as_tensor(X))[0][l]
+        self.layers[l].update_grid(h, grid_eps=self.config["grid_eps"])
+        return h
 
     def unfix_all(self, X: Any = None) -> None:
         """Release every symbolic edge into a spline of the same shape
@@ -352,11 +356,7 @@ class KAN(nn.Module):
             edges = sorted(layer.symbolic)
             if not edges:
                 continue
-            h = None
-            if X is not None:
-                with torch.no_grad():
-                    h = self.trace(self.as_tensor(X))[0][l]
-                    layer.update_grid(h, grid_eps=self.config["grid_eps"])
+            h = self._grid_to_data(l, X)
             for i, j in edges:
                 layer.release(i, j, h)
 
