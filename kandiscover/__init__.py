@@ -16,6 +16,8 @@ The public API::
     reg.sympy(), reg.latex(), reg.equations_
 """
 
+from .data import feynman
+from .data.dataset import SequenceDataset, TabularDataset, load_dataset, save_dataset
 from .data.store import load, save
 from .errors import (InputError, InputTypeError, KandiscoverError, ModelFileError,
                      PruningError, TrainingError)
@@ -36,7 +38,8 @@ from .symbolic.graph import to_graph
 __version__ = "0.1.0"
 
 __all__ = ["KAN", "KANLayer", "History", "fit", "prune", "attribution", "PruneReport",
-           "save", "load", "plot", "library", "KANRegressor", "auto_symbolic",
+           "save", "load", "plot", "feynman", "load_dataset", "save_dataset",
+           "TabularDataset", "SequenceDataset", "library", "KANRegressor", "auto_symbolic",
            "SymbolicReport", "EdgeFit", "fit_edge", "suggest", "to_graph", "to_sympy",
            "ExpressionCheck", "to_latex", "to_text", "to_numpy", "render_check",
            "symbolic_solution", "parse_formula", "compile_formula", "KandiscoverError", "InputError",

@@ -135,6 +135,52 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dataset_import(args: argparse.Namespace) -> int:
+    from .data.dataset import TabularDataset, describe_dataset, save_dataset
+    from .data.table import read_table
+
+    out = _writable(args.out, (".h5", ".hdf5"), "--out")
+    X, y, names = read_table(args.table, args.target)
+    ds = TabularDataset(X, y, names, [args.target], source=str(args.table))
+    save_dataset(ds, out)
+    print(describe_dataset(ds))
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_dataset_info(args: argparse.Namespace) -> int:
+    from .data.dataset import describe_dataset, load_dataset
+    print(describe_dataset(load_dataset(args.file)))
+    return 0
+
+
+def _cmd_dataset_feynman(args: argparse.Namespace) -> int:
+    from .data import feynman
+    from .data.dataset import describe_dataset, save_dataset
+
+    out = _writable(args.out, (".h5", ".hdf5"), "--out")
+    ds = feynman.sample(args.name, n=args.n, noise=args.noise, seed=args.seed)
+    save_dataset(ds, out)
+    print(describe_dataset(ds))
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_dataset_pendulum(args: argparse.Namespace) -> int:
+    import time
+
+    from .data.dataset import describe_dataset, save_dataset
+    from .data.pendulum import make_pendulum
+
+    out = _writable(args.out, (".h5", ".hdf5"), "--out")
+    t = time.perf_counter()
+    ds = make_pendulum(seed=args.seed)
+    save_dataset(ds, out)
+    print(describe_dataset(ds))
+    print(f"wrote {out} in {time.perf_counter() - t:.1f} s")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from .data.store import load
     model = load(args.model)
@@ -193,6 +239,28 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--vars", help="input names, e.g. x,y (default x0, x1, ...)")
     ex.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
     ex.set_defaults(func=_cmd_extract)
+    ds = sub.add_parser("dataset", help="make, convert and describe dataset files (HDF5)")
+    dsub = ds.add_subparsers(dest="dataset_command", required=True)
+    di = dsub.add_parser("import", help="convert a CSV table into a dataset file")
+    di.add_argument("table", help="a .csv file with a header row")
+    di.add_argument("--target", required=True, help="the target column")
+    di.add_argument("--out", required=True, help="the dataset file (.h5)")
+    di.set_defaults(func=_cmd_dataset_import)
+    dn = dsub.add_parser("info", help="summarise a dataset file")
+    dn.add_argument("file")
+    dn.set_defaults(func=_cmd_dataset_info)
+    df = dsub.add_parser("feynman", help="sample a Feynman equation (SRBench protocol)")
+    df.add_argument("name", help="e.g. I.6.2a")
+    df.add_argument("--n", type=int, default=1000, help="number of samples (default 1000)")
+    df.add_argument("--noise", type=float, default=0.0,
+                    help="target noise as a fraction of the target's RMS (default 0)")
+    df.add_argument("--seed", type=int, default=0)
+    df.add_argument("--out", required=True)
+    df.set_defaults(func=_cmd_dataset_feynman)
+    dp = dsub.add_parser("pendulum", help="simulate the variable-length pendulum dataset")
+    dp.add_argument("--out", required=True)
+    dp.add_argument("--seed", type=int, default=0)
+    dp.set_defaults(func=_cmd_dataset_pendulum)
     i = sub.add_parser("info", help="describe a saved model")
     i.add_argument("model")
     i.set_defaults(func=_cmd_info)

@@ -35,7 +35,7 @@ def test_csv_table_splits_target_from_inputs_in_file_order(tmp_path):
     ("a,b\n1,2\n3,4\n", "c", r"no column 'c'; its columns are 'a', 'b'"),
     ("a,b\n1,2\n3,\n", "b", r"column 'b' has 1 empty or NaN cell \(row 2\)"),
     ("a,b\n1,inf\n3,4\n", "b", r"column 'b' has 1 infinite value \(row 1\)"),
-    ("a,b\n1,x\n3,4\n", "b", r"non-numeric column 'b'"),
+    ("a,b\n1,x\n3,4\n", "b", r"column 'b' has non-numeric cells in row 1 \(e.g. 'x'\)"),
     ("a\n1\n2\n", "a", r"has 1 column \('a'\)"),
     ("", "a", r"is empty"),
     ("a,b\n", "a", r"no data rows"),

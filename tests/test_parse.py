@@ -13,8 +13,8 @@ from kandiscover.errors import InputError, InputTypeError
 from kandiscover.symbolic import library
 from kandiscover.symbolic.parse import parse_formula
 
-FEYNMAN_CSV = (Path(__file__).resolve().parents[2] / "shared" / "data" / "feynman"
-               / "FeynmanEquations.csv")
+FEYNMAN_CSV = (Path(__file__).resolve().parents[1] / "datasets" / "feynman"
+               / "FeynmanEquations.csv")      # the copy the repository ships
 
 x, y, a = sympy.symbols("x y a")
 

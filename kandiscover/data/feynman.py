@@ -20,7 +20,8 @@ import sympy
 
 from ..errors import InputError
 
-__all__ = ["FeynmanEquation", "feynman_equations", "get_feynman", "FEYNMAN_CSV"]
+__all__ = ["FeynmanEquation", "feynman_equations", "get_feynman", "equations", "sample",
+           "FEYNMAN_CSV"]
 
 FEYNMAN_CSV = Path(__file__).resolve().parents[2] / "datasets" / "feynman" / "FeynmanEquations.csv"
 
@@ -40,15 +41,18 @@ class FeynmanEquation:
         from ..symbolic.parse import parse_formula
         return parse_formula(self.formula, list(self.variables))
 
-    def sample(self, n: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` points uniform on the ranges, and the formula's values there."""
-        rng = np.random.default_rng(seed)
-        lo, hi = np.array(self.ranges, dtype=float).T
-        X = lo + (hi - lo) * rng.random((n, len(self.variables)))
+    def evaluate(self, X: np.ndarray) -> np.ndarray:
+        """The formula on the rows of ``X`` (columns in :attr:`variables` order)."""
         fn = sympy.lambdify([sympy.Symbol(v) for v in self.variables], self.expression,
                             "numpy")
-        y = np.broadcast_to(np.asarray(fn(*X.T), dtype=float), (n,)).copy()
-        return X, y
+        X = np.asarray(X, dtype=float)
+        return np.broadcast_to(np.asarray(fn(*X.T), dtype=float), (len(X),)).copy()
+
+    def sample(self, n: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` points uniform on the ranges and the formula's values there
+        (no noise; see :func:`sample` for datasets with noise)."""
+        ds = sample(self.name, n=n, seed=seed)
+        return ds.X, ds.y
 
 
 @lru_cache(maxsize=None)
@@ -76,7 +80,42 @@ def feynman_equations(path: str | Path = FEYNMAN_CSV) -> tuple[FeynmanEquation, 
 
 def get_feynman(name: str) -> FeynmanEquation:
     """The equation called ``name`` (the table's Filename, e.g. ``"I.6.2a"``)."""
-    for eq in feynman_equations():
+    import difflib
+
+    eqs = feynman_equations()
+    for eq in eqs:
         if eq.name == name:
             return eq
-    raise InputError(f"no Feynman equation named {name!r}")
+    close = difflib.get_close_matches(str(name), [e.name for e in eqs], n=4, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else \
+        "; names look like I.6.2a, II.11.3, III.4.33"
+    raise InputError(f"no Feynman equation named {name!r}{hint}")
+
+
+def equations() -> tuple[FeynmanEquation, ...]:
+    """All 100 equations (name, output, formula, variables and their ranges)."""
+    return feynman_equations()
+
+
+def sample(name: str, n: int = 1000, noise: float = 0.0, seed: int = 0):
+    """A :class:`~kandiscover.data.dataset.TabularDataset` of equation ``name``:
+    ``n`` inputs uniform on its ranges and the target with SRBench noise,
+    ``y + N(0, (noise * sqrt(mean(y^2)))^2)``.  Deterministic in ``seed``."""
+    from .._validation import check_int
+    from .dataset import TabularDataset
+
+    eq = get_feynman(name)
+    n = check_int(n, "n", 1)
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0 \
+            or not np.isfinite(noise):
+        raise InputError(f"noise must be a number >= 0 (a fraction of the target's RMS), "
+                         f"got {noise!r}")
+    rng = np.random.default_rng(seed)
+    lo, hi = np.array(eq.ranges, dtype=float).T
+    X = lo + (hi - lo) * rng.random((n, len(eq.variables)))
+    y = eq.evaluate(X)
+    if noise > 0:
+        y = y + rng.normal(0.0, noise * float(np.sqrt(np.mean(y ** 2))), size=n)
+    return TabularDataset(X, y, list(eq.variables), [eq.output], formula=eq.formula,
+                          source=f"Feynman {eq.name} (datasets/feynman)", seed=int(seed),
+                          noise=float(noise))

@@ -157,9 +157,18 @@ def _read_csv(path: Path) -> tuple[list[str], list[np.ndarray]]:
            if not (pd.api.types.is_numeric_dtype(frame[c]) or
                    pd.api.types.is_bool_dtype(frame[c]))]
     if bad:
-        raise InputError(f"{path}: non-numeric column{'s' if len(bad) > 1 else ''} "
-                         + ", ".join(repr(n) for n in bad)
-                         + "; every column must hold numbers")
+        details = []
+        for name in bad:
+            col = frame[name]
+            num = pd.to_numeric(col, errors="coerce")
+            rows = np.flatnonzero(num.isna().to_numpy() & col.notna().to_numpy())
+            if len(rows):
+                first = str(col.iloc[rows[0]])
+                details.append(f"column {name!r} has non-numeric cells in {_rows(rows)} "
+                               f"(e.g. {first[:20]!r})")
+            else:
+                details.append(f"column {name!r} is not numeric")
+        raise InputError(f"{path}: " + "; ".join(details) + "; every cell must be a number")
     columns = [frame[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in frame.columns]
     return names, columns
 
