@@ -21,7 +21,7 @@ from .data.dataset import SequenceDataset, TabularDataset, load_dataset, save_da
 from .data.store import load, save
 from .errors import (InputError, InputTypeError, KandiscoverError, ModelFileError,
                      PruningError, TrainingError)
-from .kan import KAN, History, KANLayer, fit
+from .kan import KAN, History, KANLayer, SeqKAN, fit
 from .plot import plot  # bound after the submodule import, so the name stays the function
 from .sparsify import PruneReport, attribution, prune
 from .compare.metrics import symbolic_solution
@@ -37,7 +37,7 @@ from .symbolic.graph import to_graph
 
 __version__ = "0.1.0"
 
-__all__ = ["KAN", "KANLayer", "History", "fit", "prune", "attribution", "PruneReport",
+__all__ = ["KAN", "KANLayer", "SeqKAN", "History", "fit", "prune", "attribution", "PruneReport",
            "save", "load", "plot", "feynman", "load_dataset", "save_dataset",
            "TabularDataset", "SequenceDataset", "library", "KANRegressor", "auto_symbolic",
            "SymbolicReport", "EdgeFit", "fit_edge", "suggest", "to_graph", "to_sympy",

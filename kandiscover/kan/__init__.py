@@ -2,6 +2,7 @@
 
 from .layer import KANLayer
 from .network import KAN
+from .seqkan import SeqKAN
 from .train import History, fit
 
-__all__ = ["KAN", "KANLayer", "History", "fit"]
+__all__ = ["KAN", "KANLayer", "History", "fit", "SeqKAN"]

@@ -1,0 +1,498 @@
+r"""seqKAN: a recurrent network whose two maps are KANs.
+
+After Boura & Konstantopoulos (2025), *seqKAN: Sequence processing with
+Kolmogorov-Arnold Networks* (arXiv 2502.14681).  A sequence
+:math:`x_0, \dots, x_{T-1}` (``input_size`` features per step) is read one
+step at a time::
+
+    h_t = s(Phi_h(x_t, h_{t-1}))          hidden state, h_{-1} = 0
+    y_t = Phi_o(x_{t-1}, h_t)             logits,       x_{-1} = 0   (variant="standard")
+    y_t = Phi_o(h_t)                                                 (variant="wide")
+
+The standard variant routes the *previous* input straight to the output map
+next to the new state; the wide variant (the paper's seqKAN/wide) reads the
+state only and is meant for a larger ``hidden_size``.  ``Phi_h`` and
+``Phi_o`` are plain :class:`~kandiscover.KAN` objects (``model.phi_h``,
+``model.phi_o``) taking 2-D (samples, features) inputs, so pruning,
+attribution, plotting, :func:`~kandiscover.auto_symbolic` and
+:func:`~kandiscover.to_sympy` apply to them directly; :meth:`SeqKAN.traced_inputs`
+gives the input samples they see on a batch of sequences.  Column order:
+``Phi_h`` takes ``[x_t (input_size), h_{t-1} (hidden_size)]``, ``Phi_o``
+takes ``[x_{t-1} (input_size), h_t (hidden_size)]`` or ``[h_t]``.
+
+Keeping values inside the spline grids
+--------------------------------------
+A B-spline edge is zero outside its grid (plus ``k`` extension intervals),
+leaving only its SiLU part, so the inputs of both maps must live where the
+knots are.  Two mechanisms:
+
+* **Input normalisation.**  Sequences are standardised per feature,
+  ``z = (x - mean) / std``, with the ``x_mean`` / ``x_std`` buffers set by
+  :meth:`SeqKAN.fit_normalization` (called by the first :meth:`SeqKAN.fit`
+  when it has not been set).  ``x_{-1} = 0`` holds in these *normalised*
+  units (the padding equals the training mean in raw units).
+* **Grid updates from traced inputs.**  At the start of the epochs listed in
+  ``fit(grid_update_epochs=...)`` (default: before the first epoch and after
+  one warm-up epoch) both maps' knots move to the quantiles of the inputs they
+  receive on a training subsample (:meth:`KAN.update_grid`, which keeps every
+  edge's function).  The hidden-state columns are padded so their grid never
+  collapses onto a narrow early range: to ``[-1, 1]`` with ``squash="tanh"``,
+  by half the observed span on each side with ``squash="none"``.
+
+The hidden state itself is bounded by the squashing ``s``:
+
+* ``squash="tanh"`` (default): ``h_t = tanh(Phi_h(...))`` lies in (-1, 1)
+  for every sequence length and for inputs unlike the training data, so it
+  always stays on the grid of the next step and of ``Phi_o``.  The price for
+  interpretability: ``to_sympy(model.phi_h)`` is the *pre-activation*; the
+  recurrence is ``h_t = tanh(<that formula>)``.
+* ``squash="none"``: ``h_t = Phi_h(...)`` exactly, as in the paper, so the
+  formula of ``Phi_h`` is the state update itself; nothing bounds ``h`` but
+  the training data and the grid updates, so long or unusual sequences can
+  leave the grid (and then only the SiLU parts act).
+
+Either way the formulas are in normalised input units: substitute
+``(x - x_mean) / x_std`` (:meth:`SeqKAN.normalization`) to read them in raw units.
+
+Training (:meth:`SeqKAN.fit`) is Adam on the binary cross-entropy of the
+*last* step's logits, with the optional sparsity penalty of
+:mod:`kandiscover.sparsify.regularize` on both maps, early stopping on the
+validation loss (the best weights are restored), and every random choice
+drawn from a local ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .._validation import check_int, check_positive
+from ..errors import InputError, InputTypeError, TrainingError
+from ..sparsify.regularize import regularization
+from .network import KAN
+from .train import History
+
+__all__ = ["SeqKAN"]
+
+_VARIANTS = ("standard", "wide")
+_SQUASH = ("tanh", "none")
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _sequences(x: Any, name: str, n_features: int | None) -> np.ndarray:
+    """Validate a batch of sequences (n, time, features) as a float64 array."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged nested lists and the like
+        raise InputTypeError(f"{name} could not be read as an array: {exc}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                   or arr.dtype == np.bool_):
+        raise InputTypeError(f"{name} must be numeric, got an array of dtype {arr.dtype!s}")
+    if np.iscomplexobj(arr):
+        raise InputTypeError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+    if arr.ndim != 3:
+        raise InputError(f"{name} must be 3-D (sequences, time steps, features), "
+                         f"got shape {arr.shape}")
+    if 0 in arr.shape:
+        raise InputError(f"{name} is empty (shape {arr.shape}); at least one sequence "
+                         "of at least one step is needed")
+    if n_features is not None and arr.shape[2] != n_features:
+        raise InputError(f"{name} has {arr.shape[2]} features per step but the model's "
+                         f"input_size is {n_features}")
+    arr = arr.astype(np.float64, copy=False)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        seqs = np.unique(np.nonzero(bad)[0])
+        shown = ", ".join(str(int(s)) for s in seqs[:5])
+        more = f", ... ({len(seqs)} in all)" if len(seqs) > 5 else ""
+        kind = "NaN" if np.isnan(arr).any() else "infinite"
+        raise InputError(f"{name} has {int(bad.sum())} non-finite ({kind}) values, in "
+                         f"sequences {shown}{more}")
+    return arr
+
+
+def _labels(y: Any, name: str, n: int, n_outputs: int) -> np.ndarray:
+    """Validate 0/1 labels (n,) or (n, n_outputs) as a float64 (n, n_outputs) array."""
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    try:
+        arr = np.asarray(y)
+    except Exception as exc:
+        raise InputTypeError(f"{name} could not be read as an array: {exc}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                   or arr.dtype == np.bool_):
+        raise InputTypeError(f"{name} must be numeric or boolean, got dtype {arr.dtype!s}")
+    if arr.ndim == 1 and n_outputs == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != n_outputs:
+        raise InputError(f"{name} must have shape (n, {n_outputs}) (one label per output), "
+                         f"got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise InputError(f"{name} has {arr.shape[0]} rows but there are {n} sequences")
+    arr = arr.astype(np.float64)
+    if not np.all((arr == 0) | (arr == 1)):
+        bad = arr[~((arr == 0) | (arr == 1))]
+        raise InputError(f"{name} must hold binary labels (0/1 or bool); found "
+                         f"{len(bad)} other values, e.g. {bad[0]!r}")
+    return arr
+
+
+class SeqKAN(nn.Module):
+    """Recurrent KAN for sequence classification (see the module docstring).
+
+    Parameters
+    ----------
+    input_size : features per time step
+    hidden_size : dimension of the hidden state
+    output_size : number of binary outputs (logits)
+    variant : ``"standard"`` (Phi_o reads x_{t-1} and h_t) or ``"wide"`` (h_t only)
+    hidden_width : optional hidden layer width inside Phi_h and Phi_o
+    grid, k : spline grid intervals and order of both maps
+    squash : ``"tanh"`` (bounded hidden state) or ``"none"``
+    seed : seeds the initial parameters (Phi_h: ``seed``, Phi_o: ``seed + 1``)
+        and, by default, the shuffling of :meth:`fit`
+    dtype : torch.float32 or torch.float64
+    """
+
+    def __init__(self, input_size: int, hidden_size: int = 1, output_size: int = 1,
+                 variant: str = "standard", hidden_width: int | None = None,
+                 grid: int = 5, k: int = 3, squash: str = "tanh", seed: int = 0,
+                 dtype: torch.dtype | str = torch.float32):
+        super().__init__()
+        input_size = check_int(input_size, "input_size", 1)
+        hidden_size = check_int(hidden_size, "hidden_size", 1)
+        output_size = check_int(output_size, "output_size", 1)
+        seed = check_int(seed, "seed", 0)
+        if variant not in _VARIANTS:
+            raise InputError(f"variant must be 'standard' or 'wide', got {variant!r}")
+        if squash not in _SQUASH:
+            raise InputError(f"squash must be 'tanh' or 'none', got {squash!r}")
+        if hidden_width is not None:
+            hidden_width = check_int(hidden_width, "hidden_width", 1)
+        if isinstance(dtype, str):
+            if dtype not in _DTYPES:
+                raise InputError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+            dtype = _DTYPES[dtype]
+        mid = [] if hidden_width is None else [hidden_width]
+        n_o = hidden_size if variant == "wide" else input_size + hidden_size
+        self.phi_h = KAN([input_size + hidden_size, *mid, hidden_size], grid=grid, k=k,
+                         seed=seed, dtype=dtype)
+        self.phi_o = KAN([n_o, *mid, output_size], grid=grid, k=k, seed=seed + 1,
+                         dtype=dtype)
+        self.input_size, self.hidden_size, self.output_size = (input_size, hidden_size,
+                                                               output_size)
+        self.variant, self.squash, self.seed = variant, squash, seed
+        self.config: dict[str, Any] = dict(
+            input_size=input_size, hidden_size=hidden_size, output_size=output_size,
+            variant=variant, hidden_width=hidden_width, grid=grid, k=k, squash=squash,
+            seed=seed, dtype=str(dtype).replace("torch.", ""))
+        self.register_buffer("x_mean", torch.zeros(input_size, dtype=dtype))
+        self.register_buffer("x_std", torch.ones(input_size, dtype=dtype))
+        self.register_buffer("normalized", torch.zeros((), dtype=torch.bool))
+
+    # ------------------------------------------------------------ helpers
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.phi_h.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.x_mean.device
+
+    def as_tensor(self, x: Any, name: str = "x") -> torch.Tensor:
+        """Validate sequences (n, time, input_size); convert to this model's dtype."""
+        arr = _sequences(x, name, self.input_size)
+        return torch.as_tensor(arr, dtype=self.dtype, device=self.device)
+
+    @torch.no_grad()
+    def fit_normalization(self, X: Any) -> "SeqKAN":
+        """Set the per-feature mean and std from sequences ``X`` (over all
+        sequences and steps); a constant feature gets std 1.  Returns self."""
+        arr = _sequences(X, "X", self.input_size).reshape(-1, self.input_size)
+        std = arr.std(0)
+        std[~(std > 1e-12)] = 1.0
+        self.x_mean.copy_(torch.as_tensor(arr.mean(0), dtype=self.dtype))
+        self.x_std.copy_(torch.as_tensor(std, dtype=self.dtype))
+        self.normalized.fill_(True)
+        return self
+
+    def normalization(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, std) per input feature: Phi_h and Phi_o read ``(x - mean) / std``."""
+        return self.x_mean.cpu().numpy().copy(), self.x_std.cpu().numpy().copy()
+
+    def _squash(self, a: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(a) if self.squash == "tanh" else a
+
+    # ------------------------------------------------------------ forward
+    def _unroll(self, z: torch.Tensor) -> torch.Tensor:
+        """Hidden states (B, T, H) of normalised sequences z (B, T, F).
+        The time loop is the only Python loop of the model."""
+        h = z.new_zeros(z.shape[0], self.hidden_size)
+        states = []
+        for t in range(z.shape[1]):
+            h = self._squash(self.phi_h(torch.cat([z[:, t], h], 1)))
+            states.append(h)
+        return torch.stack(states, 1)
+
+    def _h_inputs(self, z: torch.Tensor, hs: torch.Tensor) -> torch.Tensor:
+        """Phi_h's inputs (B, T, F + H): [x_t, h_{t-1}] with h_{-1} = 0."""
+        h_prev = torch.cat([hs.new_zeros(hs.shape[0], 1, hs.shape[2]), hs[:, :-1]], 1)
+        return torch.cat([z, h_prev], 2)
+
+    def _o_inputs(self, z: torch.Tensor, hs: torch.Tensor) -> torch.Tensor:
+        """Phi_o's inputs (B, T, F + H) = [x_{t-1}, h_t] with x_{-1} = 0, or [h_t]."""
+        if self.variant == "wide":
+            return hs
+        x_prev = torch.cat([z.new_zeros(z.shape[0], 1, z.shape[2]), z[:, :-1]], 1)
+        return torch.cat([x_prev, hs], 2)
+
+    def _apply_o(self, o_in: torch.Tensor) -> torch.Tensor:
+        B, T, n = o_in.shape
+        return self.phi_o(o_in.reshape(B * T, n)).reshape(B, T, self.output_size)
+
+    def _prepare(self, x: Any) -> torch.Tensor:
+        """Validated, normalised tensor (B, T, F)."""
+        if isinstance(x, torch.Tensor) and x.dtype == self.dtype and x.ndim == 3:
+            if 0 in x.shape:
+                raise InputError(f"x is empty (shape {tuple(x.shape)}); at least one "
+                                 "sequence of at least one step is needed")
+            if x.shape[2] != self.input_size:
+                raise InputError(f"x has {x.shape[2]} features per step but the model's "
+                                 f"input_size is {self.input_size}")
+            if not bool(torch.isfinite(x).all()):
+                raise InputError("x has non-finite (NaN or infinite) values")
+        else:
+            x = self.as_tensor(x)
+        return (x.to(self.device) - self.x_mean) / self.x_std
+
+    def forward(self, x: Any) -> torch.Tensor:
+        """Logits of every step, (batch, time, output_size), for sequences
+        ``x`` (batch, time, input_size) in raw units."""
+        z = self._prepare(x)
+        hs = self._unroll(z)
+        return self._apply_o(self._o_inputs(z, hs))
+
+    def hidden_states(self, x: Any) -> torch.Tensor:
+        """Hidden states h_t after reading x_t, (batch, time, hidden_size)."""
+        return self._unroll(self._prepare(x))
+
+    @torch.no_grad()
+    def predict_proba(self, x: Any, batch_size: int = 4096) -> np.ndarray:
+        """Sigmoid of the last step's logits, (batch, output_size), numpy."""
+        batch_size = check_int(batch_size, "batch_size", 1)
+        z = self._prepare(x)
+        out = [torch.sigmoid(self._last_logits(z[i:i + batch_size]))
+               for i in range(0, len(z), batch_size)]
+        return torch.cat(out).cpu().numpy()
+
+    def _last_logits(self, z: torch.Tensor) -> torch.Tensor:
+        hs = self._unroll(z)
+        return self._apply_o(self._o_inputs(z, hs)[:, -1:])[:, 0]
+
+    @torch.no_grad()
+    def traced_inputs(self, x: Any, max_samples: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """The 2-D input samples of Phi_h and Phi_o on sequences ``x``.
+
+        Returns ``(Xh, Xo)``: every (sequence, step) row of ``[x_t, h_{t-1}]``
+        and of ``[x_{t-1}, h_t]`` (``[h_t]`` for the wide variant), in
+        normalised input units, ready for ``auto_symbolic(model.phi_h, Xh)``,
+        ``model.phi_h.prune(Xh)`` or plotting.  ``max_samples`` keeps an evenly
+        spread subsample of the rows.
+        """
+        z = self._prepare(x)
+        hs = self._unroll(z)
+        xh = self._h_inputs(z, hs).reshape(-1, self.input_size + self.hidden_size)
+        o_in = self._o_inputs(z, hs)
+        xo = o_in.reshape(-1, o_in.shape[2])
+        if max_samples is not None:
+            max_samples = check_int(max_samples, "max_samples", 1)
+            if len(xh) > max_samples:
+                idx = torch.linspace(0, len(xh) - 1, max_samples).round().long()
+                xh, xo = xh[idx], xo[idx]
+        return xh.cpu().numpy(), xo.cpu().numpy()
+
+    # --------------------------------------------------------------- grids
+    def _padded(self, x2: torch.Tensor, n_first: int) -> torch.Tensor:
+        """Rows x2 plus two rows that widen the hidden-state columns (those
+        from ``n_first`` on) to [-1, 1] (tanh) or by half their span (none)."""
+        h = x2[:, n_first:]
+        if self.squash == "tanh":
+            lo, hi = torch.full_like(h[0], -1.0), torch.full_like(h[0], 1.0)
+        else:
+            span = (h.max(0).values - h.min(0).values).clamp_min(1e-2)
+            lo, hi = h.min(0).values - span / 2, h.max(0).values + span / 2
+        extra = x2[:2].clone()
+        extra[0, n_first:], extra[1, n_first:] = lo, hi
+        return torch.cat([x2, extra], 0)
+
+    @torch.no_grad()
+    def update_grids(self, x: Any, max_samples: int = 20000) -> "SeqKAN":
+        """Move both maps' grids to their traced inputs on sequences ``x``
+        (an evenly spread subsample of at most ``max_samples`` rows), keeping
+        every edge's function; hidden columns padded (see the module docstring)."""
+        xh, xo = self.traced_inputs(x, max_samples=max_samples)
+        xh = torch.as_tensor(xh, dtype=self.dtype, device=self.device)
+        xo = torch.as_tensor(xo, dtype=self.dtype, device=self.device)
+        self.phi_h.update_grid(self._padded(xh, self.input_size))
+        n_first = 0 if self.variant == "wide" else self.input_size
+        self.phi_o.update_grid(self._padded(xo, n_first))
+        return self
+
+    # ------------------------------------------------------------ training
+    def fit(self, X: Any, Y: Any, X_val: Any = None, Y_val: Any = None, *, epochs: int = 20,
+            batch_size: int = 64, lr: float = 1e-2, lamb: float = 0.0, lamb_l1: float = 1.0,
+            lamb_entropy: float = 2.0, reg_samples: int = 256, patience: int = 5,
+            grid_update_epochs: Sequence[int] = (0, 1), grid_samples: int = 20000,
+            clip_grad: float | None = 5.0, seed: int | None = None,
+            verbose: bool = False) -> History:
+        """Train in place on sequences ``X`` (n, time, input_size) with 0/1
+        labels ``Y`` (n, output_size) for the last step; return a History.
+
+        Parameters
+        ----------
+        X_val, Y_val : validation data; the validation loss is computed after
+            every epoch, training stops after ``patience`` epochs without
+            improvement and the best weights are restored
+        epochs, batch_size, lr : Adam settings (one epoch = one shuffled pass)
+        lamb, lamb_l1, lamb_entropy : sparsity penalty of
+            :mod:`kandiscover.sparsify.regularize` on Phi_h and Phi_o, computed on
+            ``reg_samples`` traced (sequence, step) rows of each batch
+        grid_update_epochs : epochs before which the grids move to the traced
+            inputs of ``grid_samples`` training rows (empty: never)
+        clip_grad : max gradient norm (None: no clipping)
+        seed : seeds the shuffling and subsamples (default: the model's seed)
+        verbose : tqdm progress bar over epochs (only on a terminal)
+
+        The History's entries are per *epoch*: mean training BCE (without the
+        penalty), validation BCE, mean penalty, the epochs of grid updates,
+        ``best_step`` (best validation epoch) and ``stopped_early``.
+        """
+        epochs = check_int(epochs, "epochs", 1)
+        batch_size = check_int(batch_size, "batch_size", 1)
+        patience = check_int(patience, "patience", 1)
+        reg_samples = check_int(reg_samples, "reg_samples", 1)
+        grid_samples = check_int(grid_samples, "grid_samples", 2)
+        lr = check_positive(lr, "lr")
+        for name, v in (("lamb", lamb), ("lamb_l1", lamb_l1), ("lamb_entropy", lamb_entropy)):
+            check_positive(v, name, allow_zero=True)
+        if clip_grad is not None:
+            clip_grad = check_positive(clip_grad, "clip_grad")
+        grid_epochs = {check_int(e, "grid_update_epochs entry", 0) for e in grid_update_epochs}
+        Xa = _sequences(X, "X", self.input_size)
+        Ya = _labels(Y, "Y", len(Xa), self.output_size)
+        if (X_val is None) != (Y_val is None):
+            raise InputError("X_val and Y_val must be given together")
+        dev, dt = self.device, self.dtype
+        if not bool(self.normalized):
+            self.fit_normalization(Xa)
+        Xt = torch.as_tensor(Xa, dtype=dt, device=dev)
+        Yt = torch.as_tensor(Ya, dtype=dt, device=dev)
+        Zt = (Xt - self.x_mean) / self.x_std
+        Zv = Yv = None
+        if X_val is not None:
+            Xv = _sequences(X_val, "X_val", self.input_size)
+            Yva = _labels(Y_val, "Y_val", len(Xv), self.output_size)
+            Zv = (torch.as_tensor(Xv, dtype=dt, device=dev) - self.x_mean) / self.x_std
+            Yv = torch.as_tensor(Yva, dtype=dt, device=dev)
+        gen = torch.Generator().manual_seed(self.seed if seed is None else
+                                            check_int(seed, "seed", 0))
+        n, T = Zt.shape[:2]
+        bce = nn.BCEWithLogitsLoss()
+        n_grid_seq = max(1, min(n, math.ceil(grid_samples / T)))
+
+        def make_optimizer():
+            return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=lr)
+
+        def penalty(kan: KAN, rows: torch.Tensor) -> torch.Tensor:
+            if len(rows) > reg_samples:
+                rows = rows[torch.randperm(len(rows), generator=gen)[:reg_samples].to(dev)]
+            nodes = kan.trace(rows)[0][:-1]
+            return regularization(kan, nodes, lamb_l1, lamb_entropy)
+
+        def val_loss() -> float:
+            with torch.no_grad():
+                tot = 0.0
+                for i in range(0, len(Zv), 4096):
+                    tot += float(bce(self._last_logits(Zv[i:i + 4096]), Yv[i:i + 4096])) * \
+                        len(Zv[i:i + 4096])
+            return tot / len(Zv)
+
+        optimizer = make_optimizer()
+        hist = History()
+        best_val, best_state, since_best = math.inf, None, 0
+        bar = tqdm(total=epochs, disable=not verbose or not sys.stderr.isatty(),
+                   desc="seqkan fit", leave=False)
+        try:
+            for epoch in range(epochs):
+                if epoch in grid_epochs:
+                    sel = torch.randperm(n, generator=gen)[:n_grid_seq].to(dev)
+                    self.update_grids(Xt[sel], max_samples=grid_samples)
+                    hist.grid_updates.append(epoch)
+                    optimizer = make_optimizer()
+                perm = torch.randperm(n, generator=gen).to(dev)
+                loss_sum, reg_sum = 0.0, 0.0
+                for start in range(0, n, batch_size):
+                    idx = perm[start:start + batch_size]
+                    z, yb = Zt[idx], Yt[idx]
+                    optimizer.zero_grad()
+                    hs = self._unroll(z)
+                    o_in = self._o_inputs(z, hs)
+                    logits = self._apply_o(o_in[:, -1:])[:, 0]
+                    loss = bce(logits, yb)
+                    total = loss
+                    if lamb > 0:
+                        rows_h = self._h_inputs(z, hs).reshape(-1, self.phi_h.n_inputs)
+                        rows_o = o_in.reshape(-1, self.phi_o.n_inputs)
+                        reg = penalty(self.phi_h, rows_h) + penalty(self.phi_o, rows_o)
+                        reg_sum += float(reg.detach()) * len(idx)
+                        total = total + lamb * reg
+                    total.backward()
+                    if clip_grad is not None:
+                        nn.utils.clip_grad_norm_(self.parameters(), clip_grad)
+                    optimizer.step()
+                    loss_sum += float(loss.detach()) * len(idx)
+                train = loss_sum / n
+                if not math.isfinite(train):
+                    raise TrainingError(f"training diverged in epoch {epoch}: the loss is "
+                                        f"{train}; try a smaller lr (now {lr})")
+                hist.train_loss.append(train)
+                hist.reg.append(reg_sum / n)
+                if Zv is not None:
+                    v = val_loss()
+                    hist.val_loss.append(v)
+                    if v < best_val:
+                        best_val, since_best, hist.best_step = v, 0, epoch
+                        best_state = copy.deepcopy(self.state_dict())
+                    else:
+                        since_best += 1
+                bar.update(1)
+                bar.set_postfix(train=f"{train:.4f}",
+                                **({"val": f"{hist.val_loss[-1]:.4f}"} if hist.val_loss else {}))
+                if Zv is not None and since_best >= patience:
+                    hist.stopped_early = True
+                    break
+        finally:
+            bar.close()
+        if best_state is not None:
+            self.load_state_dict(best_state)
+        # samples for prune()/attribution()/auto_symbolic() of the maps without X
+        sel = torch.randperm(n, generator=gen)[:max(1, min(n, math.ceil(1000 / T)))].to(dev)
+        xh, xo = self.traced_inputs(Xt[sel], max_samples=1000)
+        self.phi_h.fit_sample_ = torch.as_tensor(xh, dtype=dt, device=dev)
+        self.phi_o.fit_sample_ = torch.as_tensor(xo, dtype=dt, device=dev)
+        return hist
+
+    def extra_repr(self) -> str:
+        return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
+                f"output_size={self.output_size}, variant={self.variant!r}, "
+                f"squash={self.squash!r}")
