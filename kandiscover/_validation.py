@@ -22,11 +22,9 @@ def _describe_bad(mask: np.ndarray, limit: int = 5) -> str:
     return "; ".join(parts)
 
 
-def as_2d_array(value: Any, name: str, *, ndim_out: int | None = None) -> np.ndarray:
-    """Convert ``value`` to a finite 2-D float64 numpy array or raise.
-
-    A 1-D input becomes a column.  ``ndim_out`` is only used in messages.
-    """
+def as_numeric_array(value: Any, name: str) -> np.ndarray:
+    """``value`` (array-like or tensor) as a real numeric numpy array, or raise
+    :class:`InputTypeError` naming ``name``."""
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     try:
@@ -41,6 +39,15 @@ def as_2d_array(value: Any, name: str, *, ndim_out: int | None = None) -> np.nda
         )
     if np.iscomplexobj(arr):
         raise InputTypeError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+    return arr
+
+
+def as_2d_array(value: Any, name: str, *, ndim_out: int | None = None) -> np.ndarray:
+    """Convert ``value`` to a finite 2-D float64 numpy array or raise.
+
+    A 1-D input becomes a column.  ``ndim_out`` is only used in messages.
+    """
+    arr = as_numeric_array(value, name)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:

@@ -73,7 +73,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .._validation import check_int, check_positive
+from .._validation import as_numeric_array, check_int, check_positive
 from ..errors import InputError, InputTypeError, TrainingError
 from ..sparsify.regularize import regularization
 from .network import KAN
@@ -88,17 +88,7 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 def _sequences(x: Any, name: str, n_features: int | None) -> np.ndarray:
     """Validate a batch of sequences (n, time, features) as a float64 array."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    try:
-        arr = np.asarray(x)
-    except Exception as exc:  # ragged nested lists and the like
-        raise InputTypeError(f"{name} could not be read as an array: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                   or arr.dtype == np.bool_):
-        raise InputTypeError(f"{name} must be numeric, got an array of dtype {arr.dtype!s}")
-    if np.iscomplexobj(arr):
-        raise InputTypeError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+    arr = as_numeric_array(x, name)
     if arr.ndim != 3:
         raise InputError(f"{name} must be 3-D (sequences, time steps, features), "
                          f"got shape {arr.shape}")
