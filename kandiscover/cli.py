@@ -15,19 +15,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_discover(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from .data.table import read_table
     from .errors import InputError
     from .study.discover import discover
 
-    out = Path(args.json) if args.json else None
-    if out is not None:
-        if out.is_dir():
-            raise InputError(f"--json {out} is a folder; give a file name such as result.json")
-        folder = out.parent if str(out.parent) else Path(".")
-        if not folder.is_dir():
-            raise InputError(f"--json {out}: folder {folder} does not exist")
+    out = _writable(args.json, (".json",), "--json") if args.json else None
     if args.time_budget is not None and not args.time_budget > 0:
         raise InputError(f"--time-budget must be a positive number of seconds, "
                          f"got {args.time_budget}")
@@ -125,11 +118,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
               for i, j in zip(*layer.mask.nonzero(as_tuple=True))
               if (int(i), int(j)) not in layer.symbolic]
     if spline:
-        from .symbolic.auto import auto_symbolic
-        if model.fit_sample_ is None:
-            raise InputError(f"{args.model} has {len(spline)} spline edges and no stored "
-                             "samples to fit them on; fix them with auto_symbolic first")
-        model, _ = auto_symbolic(model)
+        raise InputError(f"{args.model} still has {len(spline)} spline edges; make them "
+                         "symbolic first (kandiscover.auto_symbolic(model, X, y)) and save it")
     expr = to_sympy(model, variables)
     print(to_latex(expr, names=None) if args.latex else expr)
     return 0

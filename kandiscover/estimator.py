@@ -76,7 +76,6 @@ class _Candidate:
     model: Any
     expr: sympy.Expr
     loss: float            # validation MSE of the formula
-    train_loss: float
     complexity: int
     seconds: float
     spline_loss: float     # validation MSE of the spline network
@@ -338,11 +337,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                                                           levels=_SPARSER_LEVELS), 1):
                 expr = to_sympy(net, self.variable_names_, X_check=Xv, snap_tol=1e-3)
                 fn = self._compile(expr)
-                out.append(_Candidate(best.width, net, expr, _mse(fn(Xv), yv),
-                                      _mse(fn(Xtr), ytr), complexity(expr),
+                out.append(_Candidate(best.width, net, expr, _mse(fn(Xv), yv), complexity(expr),
                                       time.perf_counter() - t, best.spline_loss,
                                       f"{k} edge{'s' if k > 1 else ''} fewer"))
-        except (TrainingError, KandiscoverError) as exc:
+        except KandiscoverError as exc:
             if self.verbose:
                 print(f"sparser readings stopped: {exc}")
         if self.verbose and out:
@@ -403,10 +401,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             expr = to_sympy(sym, self.variable_names_, X_check=Xv,
                             snap_tol=min(1e-3, 1e-6 + 0.1 * np.sqrt(loss) / (np.std(yv) or 1.0)))
             fn = self._compile(expr)
-            out.append(_Candidate(list(width), sym, expr, _mse(fn(Xv), yv), _mse(fn(Xtr), ytr),
-                                  complexity(expr), time.perf_counter() - t, loss,
-                                  ", ".join(filter(None, [f"seed {self.seed + 7919 * restart}"
-                                                          if restart else "", note]))))
+            label = ", ".join(filter(None, [f"seed {self.seed + 7919 * restart}"
+                                            if restart else "", note]))
+            out.append(_Candidate(list(width), sym, expr, _mse(fn(Xv), yv), complexity(expr),
+                                  time.perf_counter() - t, loss, label))
         return out
 
     @staticmethod
@@ -456,7 +454,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         Xtr, ytr, Xv, yv = self._pending
         self._pending = None
         self.candidates_ = self.candidates_ + self._sparser(self._best, Xtr, ytr, Xv, yv)
-        self._front = _pareto(self.candidates_)
+        front = _pareto(self.candidates_)
+        if all(c is not self._best for c in front):   # an equally exact, simpler reading
+            front = sorted(front + [self._best], key=lambda c: (c.complexity, c.loss))
+        self._front = front
 
     @property
     def equations_(self):

@@ -51,6 +51,7 @@ def test_table_round_trip_is_exact(tmp_path):
     ds = kd.feynman.sample("II.6.15a", n=50, noise=0.01, seed=2)
     ds.units = {"r": "m"}
     ds.attrs["note"] = "hello"
+    ds.attrs["weights"] = [1.5, 2.5]
     back = kd.load_dataset(kd.save_dataset(ds, tmp_path / "t.h5"))
     assert isinstance(back, kd.TabularDataset)
     np.testing.assert_array_equal(back.X, ds.X)
@@ -58,6 +59,13 @@ def test_table_round_trip_is_exact(tmp_path):
     for name in ("feature_names", "target_names", "formula", "units", "source", "seed",
                  "noise", "attrs"):
         assert getattr(back, name) == getattr(ds, name), name
+
+
+def test_numeric_array_attributes_load(tmp_path):
+    ds = kd.TabularDataset(np.zeros((3, 1)), np.arange(3.0), ["a"], ["y"],
+                           attrs={"w": np.array([1.0, 2.0])})
+    back = kd.load_dataset(kd.save_dataset(ds, tmp_path / "w.h5"))
+    np.testing.assert_array_equal(back.attrs["w"], [1.0, 2.0])
 
 
 def test_sequence_round_trip_is_exact(tmp_path):

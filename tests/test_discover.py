@@ -121,10 +121,14 @@ def test_discover_prints_and_writes_the_result(tmp_path, capsys):
     (lambda p: _frame().to_csv(p / "t.csv", index=False),
      ["--target", "target", "--time-budget", "-1"], "--time-budget must be a positive number"),
     (lambda p: None, ["--target", "target"], "does not exist"),
+    (lambda p: _frame().to_csv(p / "t.csv", index=False),
+     ["--target", "target", "--json", "nowhere.png"], "must end in .json"),
 ])
 def test_discover_bad_input_is_one_line_exit_2(tmp_path, capsys, setup, args, match):
     setup(tmp_path)
     args = [a if not a.startswith("nowhere") else str(tmp_path / a) for a in args]
+    if "nowhere.png" in " ".join(args):
+        args = [a.replace(str(tmp_path / "nowhere.png"), str(tmp_path / "r.png")) for a in args]
     rc = main(["discover", str(tmp_path / "t.csv"), "--quiet"] + args)
     err = capsys.readouterr().err
     assert rc == 2, err

@@ -111,6 +111,8 @@ class SequenceDataset:
             raise InputError("a sequence dataset needs at least one array in 'sequences'")
         self.groups = {g: {k: np.asarray(v) for k, v in arrays.items()}
                        for g, arrays in self.groups.items()}
+        if any(a.ndim < 2 for a in self.groups["sequences"].values()):
+            raise InputError("arrays in 'sequences' must be (n_sequences, n_steps, ...)")
         n_seq = {a.shape[0] for a in self.groups["sequences"].values()}
         steps = {a.shape[1:] for a in self.groups["sequences"].values()}
         if len(n_seq) != 1 or len(steps) != 1:
@@ -196,7 +198,7 @@ def _value(v: Any) -> Any:
         return [x.decode() if isinstance(x, bytes) else str(x) for x in v]
     if isinstance(v, np.generic):
         return v.item()
-    if isinstance(v, str) and v[:1] in "[{" or v == "null":
+    if isinstance(v, str) and (v[:1] in "[{" or v == "null"):
         try:
             return json.loads(v)
         except ValueError:

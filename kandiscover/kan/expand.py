@@ -88,8 +88,7 @@ def expand_width(model, layer: int, n_sum: int = 0, n_mult: int = 0, mult_arity:
         in_map = nodes if l == layer else {i: i for i in range(n_in_old)}
         out_map = subs if l + 1 == layer else {j: j for j in range(n_sub_old)}
         _copy_layer(model.layers[l], new.layers[l], in_map, out_map)
-        if l + 1 == layer:     # edges into the new subnodes keep the fresh init
-            pass
+        # edges into the new subnodes keep the fresh initialisation
         if l == layer:
             _zero_out(new.layers[l], sorted(set(range(new.layers[l].n_in)) - set(nodes.values())))
     with torch.no_grad():

@@ -85,7 +85,10 @@ def discover(X: Any, y: Any, variables: Sequence[str] | None = None, *,
     from ..symbolic.export import to_latex
 
     Xa = as_2d_array(X, "X")
-    ya = as_2d_array(y, "y")[:, 0] if np.ndim(y) == 2 else np.asarray(y, np.float64)
+    ya = as_2d_array(y, "y")
+    if ya.shape[1] != 1:
+        raise InputError(f"y must be one column of targets, got shape {ya.shape}")
+    ya = ya[:, 0]
     if len(ya) != len(Xa):
         raise InputError(f"X and y have different numbers of rows: {len(Xa)} and {len(ya)}")
     if variables is None:

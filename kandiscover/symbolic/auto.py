@@ -199,13 +199,13 @@ def _simpler_edges(model, x: torch.Tensor, y: torch.Tensor, report: SymbolicRepo
         names = [f.name for f in e.candidates if f.complexity < e.complexity]
         if "x" in allowed and (e.complexity or 0) > 1:
             names.append("x")
+        with torch.no_grad():     # the edge as it is now (the model changes only on accept)
+            h = model.trace(x)[0][e.layer]
+            ys = model.layers[e.layer].edge_activations(h)[:, e.i, e.j]
         for name in dict.fromkeys(names):
             if trials >= max_trials:
                 return model, rmse
             trials += 1
-            with torch.no_grad():
-                h = model.trace(x)[0][e.layer]
-                ys = model.layers[e.layer].edge_activations(h)[:, e.i, e.j]
             fitted = fit_function(h[:, e.i].double().cpu().numpy(),
                                   ys.double().cpu().numpy(), library.get(name), weight)
             if fitted is None:

@@ -238,13 +238,7 @@ def _assign_depths(root: _Node) -> list[_Node]:
             order.append(n)
         return n.depth
 
-    import sys
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 10_000))
-    try:
-        visit(root)
-    finally:
-        sys.setrecursionlimit(limit)
+    visit(root)       # depth is bounded by the parser's nesting limit
     return order
 
 
