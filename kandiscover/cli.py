@@ -15,15 +15,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_discover(args: argparse.Namespace) -> int:
-
+    from ._validation import check_positive
     from .data.table import read_table
-    from .errors import InputError
     from .study.discover import discover
 
     out = _writable(args.json, (".json",), "--json") if args.json else None
-    if args.time_budget is not None and not args.time_budget > 0:
-        raise InputError(f"--time-budget must be a positive number of seconds, "
-                         f"got {args.time_budget}")
+    if args.time_budget is not None:      # fail before reading the data
+        check_positive(args.time_budget, "--time-budget")
     X, y, names = read_table(args.data, args.target)
     if not args.quiet:
         print(f"{args.data}: {len(y)} rows; explaining {args.target!r} by "

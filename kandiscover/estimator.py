@@ -34,7 +34,7 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import DataConversionWarning
 
-from ._validation import as_2d_array, check_fraction
+from ._validation import as_2d_array, check_fraction, check_int, check_positive
 from .errors import InputError, InputTypeError, KandiscoverError, PruningError, TrainingError
 
 __all__ = ["KANRegressor"]
@@ -184,20 +184,16 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         sched = self.grid_schedule
         if isinstance(sched, (int, np.integer)):
             sched = (int(sched),)
-        if not isinstance(sched, Sequence) or not sched or any(
-                isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 1
-                for g in sched):
+        if not isinstance(sched, Sequence) or not sched:
             raise InputError(f"grid_schedule must be a list of grid sizes >= 1, got {sched!r}")
-        self._schedule = [int(g) for g in sched]
+        self._schedule = [check_int(g, "grid_schedule entries", 1) for g in sched]
         if not (isinstance(self.prune_thresholds, Sequence) and len(self.prune_thresholds) == 2):
             raise InputError("prune_thresholds must be (node_threshold, edge_threshold), "
                              f"got {self.prune_thresholds!r}")
         for v, n in zip(self.prune_thresholds, ("node", "edge")):
             check_fraction(v, f"prune_thresholds ({n})")
-        if self.time_budget is not None and not (
-                isinstance(self.time_budget, (int, float)) and self.time_budget > 0):
-            raise InputError(f"time_budget must be a positive number of seconds or None, "
-                             f"got {self.time_budget!r}")
+        if self.time_budget is not None:
+            check_positive(self.time_budget, "time_budget (seconds)")
         lib.resolve(self.library)
 
     def _validate_X(self, X: Any, fitting: bool) -> np.ndarray:

@@ -119,7 +119,7 @@ def test_discover_prints_and_writes_the_result(tmp_path, capsys):
     (lambda p: _frame().to_csv(p / "t.csv", index=False),
      ["--target", "target", "--json", "nowhere/r.json"], "nowhere does not exist"),
     (lambda p: _frame().to_csv(p / "t.csv", index=False),
-     ["--target", "target", "--time-budget", "-1"], "--time-budget must be a positive number"),
+     ["--target", "target", "--time-budget", "-1"], "--time-budget must be a finite number > 0"),
     (lambda p: None, ["--target", "target"], "does not exist"),
     (lambda p: _frame().to_csv(p / "t.csv", index=False),
      ["--target", "target", "--json", "nowhere.png"], "must end in .json"),

@@ -361,8 +361,11 @@ def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | N
         report.rmse_symbolic = _rmse(new, xt, yt)
         if fine_tune_steps and np.isfinite(report.rmse_symbolic):
             backup = new.copy()
+            # every edge symbolic: least squares on their parameters (the
+            # structure, hence this, does not change below)
+            polishable = report.all_symbolic and bool(_free_slots(new))
             try:
-                if report.all_symbolic and _free_slots(new):
+                if polishable:
                     _polish(new, xt, yt, max_nfev=20 * fine_tune_steps)
                 else:
                     fit(new, xt, yt, steps=fine_tune_steps, update_grid=False, verbose=False)
@@ -371,7 +374,7 @@ def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | N
             after = _rmse(new, xt, yt)
             if not np.isfinite(after) or after > report.rmse_symbolic:
                 new, after = backup, report.rmse_symbolic
-            if report.all_symbolic and _free_slots(new):
+            if polishable:
                 new, after, changed = _straighten(new, xt, yt, after,
                                                   max_nfev=min(200, 20 * fine_tune_steps))
                 for l, i, j, _ in changed:
@@ -380,7 +383,7 @@ def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | N
                             e.name, e.complexity = "x", library.get("x").complexity
             # an exact formula has nothing to gain from simpler edges
             exact = after <= _EXACT * float(yt.std()) if len(yt) > 1 else True
-            if report.all_symbolic and _free_slots(new) and not exact:
+            if polishable and not exact:
                 new, after = _simpler_edges(new, xt, yt, report, after, lib, weight,
                                             max_nfev=min(200, 20 * fine_tune_steps))
             report.rmse_after = after
