@@ -6,7 +6,7 @@ import pytest
 from kandiscover.data.dataset import SequenceDataset, load_dataset, save_dataset
 from kandiscover.data.pendulum import (GENERATOR_VERSION, energy, energy_rate, make_pendulum,
                                        simulate, windows)
-from kandiscover.errors import InputError
+from kandiscover.errors import InputError, InputTypeError
 
 PARAMS = ("L0", "A", "P", "phi", "theta0", "omega0")
 SPLITS = ("train", "val", "test_interp", "test_extrap")
@@ -246,7 +246,7 @@ def test_windows_bad_arguments(ds):
         windows(ds, "train", length=0)
     with pytest.raises(InputError, match="stride"):
         windows(ds, "train", stride=0)
-    with pytest.raises(InputError, match="stride"):
+    with pytest.raises(InputTypeError, match="stride"):
         windows(ds, "train", stride=2.5)
     with pytest.raises(InputError, match="SequenceDataset"):
         windows({"sequences": {}}, "train")

@@ -37,7 +37,7 @@ from ..errors import InputError
 from .store import atomic_path
 
 __all__ = ["TabularDataset", "SequenceDataset", "save_dataset", "load_dataset",
-           "describe_dataset", "DATASET_FORMAT_VERSION", "SEQUENCE_GROUPS"]
+           "describe_dataset", "SequenceWindows", "DATASET_FORMAT_VERSION", "SEQUENCE_GROUPS"]
 
 DATASET_FORMAT_VERSION = 1
 SEQUENCE_GROUPS = ("sequences", "hidden", "labels", "params", "splits")
@@ -145,6 +145,71 @@ class SequenceDataset:
             raise KeyError(f"no array {path!r}; groups: "
                            + ", ".join(f"{g}/{{{', '.join(a)}}}" for g, a in self.groups.items())
                            ) from None
+
+    def windows(self, split: str | None = None, length: int = 50, stride: int = 5
+                ) -> "SequenceWindows":
+        """Cut the sequences (of one split, or all) into windows for sequence models.
+
+        Windows start at steps 0, stride, 2 stride, ... as long as they fit,
+        ordered by sequence (the split's order), then by start.  Sequence
+        features are stacked in the group's order; each label is taken at the
+        window's last step; hidden variables keep the whole window.
+        """
+        from .._validation import check_int
+
+        if split is None:
+            idx = np.arange(self.n_sequences)
+        else:
+            known = list(self.groups.get("splits", {}))
+            if split not in known:
+                raise InputError(f"unknown split {split!r}; the splits are "
+                                 f"{', '.join(known) or 'none'}")
+            idx = self.groups["splits"][split]
+            if len(idx) == 0:
+                raise InputError(f"split {split!r} is empty: it holds no sequence")
+        length = check_int(length, "window length", 1)
+        stride = check_int(stride, "stride", 1)
+        n_steps = next(iter(self.groups["sequences"].values())).shape[1]
+        if length > n_steps:
+            raise InputError(f"window length {length} is longer than the sequences "
+                             f"({n_steps} steps)")
+        starts = np.arange(0, n_steps - length + 1, stride)
+        last = starts + length - 1
+
+        def cut(a: np.ndarray) -> np.ndarray:
+            w = np.lib.stride_tricks.sliding_window_view(a[idx], length, axis=1)[:, starts]
+            return np.ascontiguousarray(w.reshape(-1, length))
+
+        seqs = self.groups["sequences"]
+        inputs = np.stack([cut(a) for a in seqs.values()], axis=-1)
+        labels = {k: a[idx][:, last].reshape(-1) for k, a in self.groups.get("labels", {}).items()}
+        return SequenceWindows(
+            inputs=inputs, feature_names=list(seqs),
+            labels=np.stack(list(labels.values()), -1) if labels else np.zeros((len(inputs), 0)),
+            label_names=list(labels),
+            hidden={k: cut(a) for k, a in self.groups.get("hidden", {}).items()},
+            sequence=np.repeat(idx, len(starts)), last_step=np.tile(last, len(idx)))
+
+
+@dataclass
+class SequenceWindows:
+    """Windows cut by :meth:`SequenceDataset.windows`.
+
+    ``inputs`` (n, length, n_features); ``labels`` (n, n_labels) at each
+    window's last step; ``hidden`` name -> (n, length); ``sequence`` and
+    ``last_step`` (n,) locate each window's last step in the dataset.
+    """
+
+    inputs: np.ndarray
+    feature_names: list[str]
+    labels: np.ndarray
+    label_names: list[str]
+    hidden: dict[str, np.ndarray]
+    sequence: np.ndarray
+    last_step: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.inputs)
 
 
 # ------------------------------------------------------------------ write

@@ -88,12 +88,14 @@ import numpy as np
 from ..errors import InputError
 from .dataset import SequenceDataset
 
-__all__ = ["simulate", "energy", "energy_rate", "make_pendulum", "windows",
+__all__ = ["simulate", "energy", "energy_rate", "make_pendulum", "windows", "pendulum_view",
+           "analytic_decisions", "LABELS",
            "GENERATOR_VERSION", "G", "SPLITS", "THETA_STAR_QUANTILE"]
 
 GENERATOR_VERSION = 1
 G = 9.81
 SPLITS = ("train", "val", "test_interp", "test_extrap")
+LABELS = ("energy_increasing", "near_equilibrium")
 THETA_STAR_QUANTILE = 0.45
 INTERP_L0 = (0.5, 1.5)
 EXTRAP_L0 = (1.5, 3.0)
@@ -330,30 +332,40 @@ def windows(ds: SequenceDataset, split: str, length: int = WINDOW, stride: int =
     """
     if not isinstance(ds, SequenceDataset):
         raise InputError(f"windows expects a SequenceDataset, got {type(ds).__name__}")
+    for path in ("sequences/theta", "sequences/omega", "hidden/L",
+                 "labels/energy_increasing", "labels/near_equilibrium"):
+        try:
+            ds[path]
+        except KeyError:
+            raise InputError(f"not a pendulum dataset: it has no {path!r}") from None
+    w = pendulum_view(ds).windows(split, length, stride)
+    return w.inputs, w.labels.astype(bool), w.hidden["L"]
+
+
+def pendulum_view(ds: SequenceDataset) -> SequenceDataset:
+    """``ds`` with its sequences ordered (theta, omega) and its labels
+    (energy_increasing, near_equilibrium), other arrays shared."""
+    groups = dict(ds.groups)
+    groups["sequences"] = {k: ds.groups["sequences"][k] for k in ("theta", "omega")}
+    groups["labels"] = {k: ds.groups["labels"][k] for k in LABELS}
+    return SequenceDataset(groups, ds.attrs)
+
+
+
+def analytic_decisions(ds: SequenceDataset) -> dict[str, np.ndarray]:
+    """The labels' defining quantities, positive exactly where the label is 1.
+
+    ``energy_increasing``: ``dE/dt = -L' (g cos(theta) + L omega^2 - L'')``;
+    ``near_equilibrium``: ``(1 - cos(theta_star)) - [(1 - cos(theta)) + L omega^2 / (2 g)]``.
+    Each (n_sequences, n_steps), from the dataset's own hidden variables and
+    root attributes ``g`` and ``theta_star``.
+    """
     try:
         theta, omega = ds["sequences/theta"], ds["sequences/omega"]
-        L = ds["hidden/L"]
-        lab = [ds["labels/energy_increasing"], ds["labels/near_equilibrium"]]
+        L, L_dot, L_ddot = ds["hidden/L"], ds["hidden/L_dot"], ds["hidden/L_ddot"]
+        g, theta_star = float(ds.attrs["g"]), float(ds.attrs["theta_star"])
     except KeyError as exc:
         raise InputError(f"not a pendulum dataset: {exc.args[0]}") from None
-    known = list(ds.groups.get("splits", {}))
-    if split not in known:
-        raise InputError(f"unknown split {split!r}; the splits are {', '.join(known) or 'none'}")
-    length = _count(length, "length")
-    stride = _count(stride, "stride")
-    n_steps = theta.shape[1]
-    if length > n_steps:
-        raise InputError(f"window length {length} is longer than the sequences "
-                         f"({n_steps} steps)")
-    idx = ds.groups["splits"][split]
-    starts = np.arange(0, n_steps - length + 1, stride)
-
-    def cut(a: np.ndarray) -> np.ndarray:
-        w = np.lib.stride_tricks.sliding_window_view(a[idx], length, axis=1)[:, starts]
-        return w.reshape(-1, length)
-
-    inputs = np.stack([cut(theta), cut(omega)], axis=-1)
-    last = starts + length - 1
-    labels = np.stack([np.asarray(a[idx][:, last], dtype=bool).reshape(-1) for a in lab],
-                      axis=-1)
-    return inputs, labels, np.ascontiguousarray(cut(L))
+    return {"energy_increasing": energy_rate(theta, omega, L, L_dot, L_ddot, g),
+            "near_equilibrium": (1 - np.cos(theta_star))
+            - _equilibrium_measure(theta, omega, L, g)}

@@ -1,0 +1,173 @@
+"""What did a seqKAN's hidden state learn?
+
+:func:`hidden_state_analysis` runs a trained :class:`~kandiscover.SeqKAN` over
+the windows of one split of a sequence dataset and relates its hidden state
+to the dataset's hidden variables (for the pendulum: the string length ``L``
+and its rate ``L_dot``), and its symbolic rules to the analytic definition of
+the labels:
+
+* **trajectories**: the hidden state after every step of every window, next
+  to the hidden variables over the same steps;
+* **correlations**: Spearman's rho of each hidden unit with each hidden
+  variable, over the window-end values (the state the output reads);
+* **rules**: the symbolified update and output rules
+  (:func:`~kandiscover.symbolic.seqrules.symbolify_seqkan`) as sympy and LaTeX;
+* **labels**: per label, the ROC-AUC of the trained model and of its
+  symbolic copy, and (where the dataset defines it, see
+  :func:`kandiscover.data.pendulum.analytic_decisions`) the Spearman
+  correlation of the symbolic logit with the analytic decision value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+from scipy.stats import spearmanr
+from sklearn.metrics import roc_auc_score
+
+from ..data.dataset import SequenceDataset, SequenceWindows
+from ..errors import InputError
+from ..symbolic.seqrules import SeqKANRules, symbolify_seqkan
+
+__all__ = ["HiddenStateAnalysis", "hidden_state_analysis"]
+
+
+@dataclass
+class HiddenStateAnalysis:
+    """The result of :func:`hidden_state_analysis` (arrays are numpy).
+
+    ``hidden`` (n_windows, length, hidden_size) and ``variables`` name ->
+    (n_windows, length) are aligned step by step; ``sequence`` and
+    ``last_step`` locate each window's end in the dataset.  ``spearman`` maps
+    each hidden variable to an array of rho per hidden unit.  ``labels`` maps
+    each label to a dict with ``auc_model``, ``auc_symbolic`` and, when the
+    dataset defines the label analytically, ``rho_analytic`` (Spearman of the
+    symbolic logit with the analytic decision value) and ``auc_analytic``.
+    """
+
+    split: str
+    hidden: np.ndarray
+    variables: dict[str, np.ndarray]
+    sequence: np.ndarray
+    last_step: np.ndarray
+    spearman: dict[str, np.ndarray]
+    labels: dict[str, dict[str, float]] = field(default_factory=dict)
+    rules: SeqKANRules | None = None
+
+    def best_unit(self) -> tuple[int, str, float]:
+        """(unit index, variable name, rho) of the largest |rho|."""
+        best = (-1, "", 0.0)
+        for name, rho in self.spearman.items():
+            for k, r in enumerate(rho):
+                if np.isfinite(r) and abs(r) > abs(best[2]):
+                    best = (k, name, float(r))
+        return best
+
+    def summary(self) -> str:
+        lines = [f"split {self.split}: {len(self.hidden)} windows"]
+        for name, rho in self.spearman.items():
+            lines.append(f"  Spearman rho with {name}: "
+                         + ", ".join(f"h{k + 1} {r:+.3f}" for k, r in enumerate(rho)))
+        if self.rules is not None:
+            lines += [f"  {t}" for t in self.rules.update_latex() + self.rules.output_latex()]
+        for lab, d in self.labels.items():
+            lines.append(f"  {lab}: " + ", ".join(f"{k} {v:.3f}" for k, v in d.items()))
+        return "\n".join(lines)
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    y = np.asarray(y, dtype=bool)
+    if y.all() or not y.any() or not np.isfinite(score).all():
+        return float("nan")
+    return float(roc_auc_score(y, score))
+
+
+def _rho(a: np.ndarray, b: np.ndarray) -> float:
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(p) - np.log1p(-p)
+
+
+def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_extrap", *,
+                          window: int | None = None, stride: int | None = None,
+                          variables: Sequence[str] | None = None,
+                          symbolic: bool | SeqKANRules = True, fit_split: str = "train",
+                          lib: Sequence[str] | None = None,
+                          max_samples: int = 3000) -> HiddenStateAnalysis:
+    """Relate a trained seqKAN's hidden state and rules to the hidden truth.
+
+    Parameters
+    ----------
+    model : a trained :class:`~kandiscover.SeqKAN` whose inputs are the
+        dataset's sequence arrays (in their stored order) and whose outputs
+        are its labels (in their stored order)
+    dataset : a :class:`~kandiscover.SequenceDataset` with splits (and hidden
+        variables for the correlations)
+    split : the split to analyse
+    window, stride : window length and stride (default: the dataset's
+        ``window`` / ``stride`` attributes, else 50 and 5)
+    variables : hidden variables to correlate with (default: all of them)
+    symbolic : True to symbolify the model on ``fit_split``, False to skip
+        the rules, or rules from :func:`symbolify_seqkan` to reuse
+    lib, max_samples : passed to :func:`symbolify_seqkan`
+    """
+    from ..data import pendulum
+    from ..kan.seqkan import SeqKAN
+
+    if not isinstance(model, SeqKAN):
+        raise InputError(f"hidden_state_analysis expects a SeqKAN, got {type(model).__name__}")
+    if not isinstance(dataset, SequenceDataset):
+        raise InputError("hidden_state_analysis expects a SequenceDataset, got "
+                         f"{type(dataset).__name__}")
+    is_pendulum = dataset.attrs.get("source") == "kandiscover.data.pendulum"
+    ds = pendulum.pendulum_view(dataset) if is_pendulum else dataset
+    window = int(ds.attrs.get("window", 50)) if window is None else window
+    stride = int(ds.attrs.get("stride", 5)) if stride is None else stride
+    w: SequenceWindows = ds.windows(split, window, stride)
+    if w.inputs.shape[2] != model.input_size:
+        raise InputError(f"the dataset has {w.inputs.shape[2]} sequence features "
+                         f"({', '.join(w.feature_names)}) but the model reads "
+                         f"{model.input_size}")
+    if w.labels.shape[1] != model.output_size:
+        raise InputError(f"the dataset has {w.labels.shape[1]} labels but the model has "
+                         f"{model.output_size} outputs")
+    names = list(w.hidden) if variables is None else list(variables)
+    missing = [n for n in names if n not in w.hidden]
+    if missing:
+        raise InputError(f"unknown hidden variable(s) {missing}; the dataset has "
+                         f"{', '.join(w.hidden) or 'none'}")
+
+    hidden = np.concatenate([model.hidden_states(w.inputs[i:i + 4096]).detach().cpu().numpy()
+                             for i in range(0, len(w), 4096)])
+    spearman = {n: np.array([_rho(hidden[:, -1, k], w.hidden[n][:, -1])
+                             for k in range(model.hidden_size)]) for n in names}
+    out = HiddenStateAnalysis(split, hidden, {n: w.hidden[n] for n in names}, w.sequence,
+                              w.last_step, spearman)
+
+    rules = symbolic if isinstance(symbolic, SeqKANRules) else None
+    if symbolic is True:
+        rules = symbolify_seqkan(model, ds.windows(fit_split, window, stride).inputs,
+                                 input_names=w.feature_names, output_names=w.label_names,
+                                 lib=lib, max_samples=max_samples)
+    out.rules = rules
+    p_model = model.predict_proba(w.inputs)
+    p_sym = rules.model.predict_proba(w.inputs) if rules is not None else None
+    analytic = pendulum.analytic_decisions(ds) if is_pendulum else {}
+    for j, lab in enumerate(w.label_names):
+        y = w.labels[:, j]
+        d = {"auc_model": _auc(y, p_model[:, j])}
+        if p_sym is not None:
+            d["auc_symbolic"] = _auc(y, p_sym[:, j])
+            if lab in analytic:
+                ref = analytic[lab][w.sequence, w.last_step]
+                d["auc_analytic"] = _auc(y, ref)
+                d["rho_analytic"] = _rho(_logit(p_sym[:, j]), ref)
+        out.labels[lab] = d
+    return out

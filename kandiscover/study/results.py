@@ -1,0 +1,144 @@
+"""results.h5: one study's finished runs, written atomically after each run.
+
+Layout::
+
+    /                      attrs: kind, format_version, study, definition (JSON)
+    /runs/<key>            attrs: every scalar/JSON field of the run
+    /runs/<key>/<array>    the run's arrays (predictions, weights, ...)
+    /extra/<name>          attrs and arrays of study-level results (analyses)
+
+Every :meth:`ResultStore.add` writes a complete new file next to the old one
+and renames it over the old one, so a crash at any moment leaves either the
+previous file or the new one, never a half-written one.  The ``definition``
+(everything that changes what a run computes, except which seeds or tasks are
+run) is fixed at creation; opening the file with a different definition is
+refused, so results of different studies never mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..data.store import atomic_path
+from ..errors import InputError
+
+__all__ = ["ResultStore", "RESULTS_FORMAT_VERSION"]
+
+RESULTS_FORMAT_VERSION = 1
+_KIND = "kandiscover.study"
+
+
+def _attr_value(v: Any) -> Any:
+    if isinstance(v, (str, bool, int, float, np.integer, np.floating)):
+        return v
+    return "json:" + json.dumps(v, sort_keys=True, default=float)
+
+
+def _read_attr(v: Any) -> Any:
+    if isinstance(v, bytes):
+        v = v.decode()
+    if isinstance(v, str) and v.startswith("json:"):
+        return json.loads(v[5:])
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _canonical(definition: dict) -> str:
+    return json.dumps(definition, sort_keys=True, default=float)
+
+
+class ResultStore:
+    """The results file of one study (see the module docstring).
+
+    Parameters
+    ----------
+    path : the HDF5 file (created with its folder on the first write)
+    study : the study's name, e.g. ``"pendulum"``
+    definition : JSON-able dict fixing what the runs compute
+    """
+
+    def __init__(self, path: str | os.PathLike, study: str, definition: dict):
+        self.path = Path(path)
+        self.study = study
+        self.definition = json.loads(_canonical(definition))
+        if self.path.exists():
+            self._check()
+
+    def _check(self) -> None:
+        try:
+            with h5py.File(self.path, "r") as f:
+                kind = _read_attr(f.attrs.get("kind", ""))
+                study = _read_attr(f.attrs.get("study", ""))
+                old = _read_attr(f.attrs.get("definition", "json:null"))
+        except OSError as exc:
+            raise InputError(f"{self.path} is not a readable HDF5 results file ({exc})") from None
+        if kind != _KIND or study != self.study:
+            raise InputError(f"{self.path} is not a results file of the {self.study!r} study "
+                             f"(kind {kind!r}, study {study!r}); choose another --out")
+        if _canonical(old) != _canonical(self.definition):
+            diff = sorted(k for k in set(old or {}) | set(self.definition)
+                          if (old or {}).get(k) != self.definition.get(k))
+            raise InputError(f"{self.path} holds results of a different study definition "
+                             f"(differs in: {', '.join(diff)}); refusing to mix them: use "
+                             "another --out folder or delete the file")
+
+    # ------------------------------------------------------------- reading
+    def keys(self) -> list[str]:
+        """Keys of the stored runs, in the order they were added."""
+        if not self.path.exists():
+            return []
+        with h5py.File(self.path, "r") as f:
+            return list(f["runs"]) if "runs" in f else []
+
+    def get(self, key: str, group: str = "runs") -> dict[str, Any]:
+        """One stored entry: its attributes, and its arrays under ``"arrays"``."""
+        with h5py.File(self.path, "r") as f:
+            g = f[f"{group}/{key}"]
+            out = {k: _read_attr(v) for k, v in g.attrs.items()}
+            out["arrays"] = {k: g[k][()] for k in g}
+        return out
+
+    def runs(self) -> list[dict[str, Any]]:
+        return [dict(self.get(k), key=k) for k in self.keys()]
+
+    def has(self, key: str, group: str = "runs") -> bool:
+        if not self.path.exists():
+            return False
+        with h5py.File(self.path, "r") as f:
+            return f"{group}/{key}" in f
+
+    # ------------------------------------------------------------- writing
+    def add(self, key: str, attrs: dict[str, Any], arrays: dict[str, np.ndarray] | None = None,
+            group: str = "runs") -> None:
+        """Store (or replace) one entry and rewrite the file atomically."""
+        if "/" in key or not key:
+            raise InputError(f"a result key must be a non-empty name without '/', got {key!r}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.path, suffix=".h5") as tmp:
+            with h5py.File(tmp, "w", track_order=True) as new:
+                if self.path.exists():
+                    with h5py.File(self.path, "r") as old:
+                        for k, v in old.attrs.items():
+                            new.attrs[k] = v
+                        for name in old:
+                            new.copy(old[name], name)
+                else:
+                    new.attrs["kind"] = _KIND
+                    new.attrs["study"] = self.study
+                    new.attrs["format_version"] = RESULTS_FORMAT_VERSION
+                    new.attrs["definition"] = "json:" + _canonical(self.definition)
+                parent = new.require_group(group)
+                if key in parent:
+                    del parent[key]
+                g = parent.create_group(key, track_order=True)
+                for k, v in attrs.items():
+                    g.attrs[k] = _attr_value(v)
+                for k, a in (arrays or {}).items():
+                    g.create_dataset(k, data=np.asarray(a), compression="gzip")

@@ -1,0 +1,146 @@
+"""Symbolic rules of a seqKAN: the update h_t = F(x_t, h_{t-1}) and the
+output y_t = G(x_{t-1}, h_t) as sympy expressions in the raw input units.
+
+A :class:`~kandiscover.SeqKAN` reads normalised inputs ``z = (x - mean) / std``
+and squashes its hidden state, so with the symbolic maps Phi_h and Phi_o::
+
+    h_t = s(Phi_h(z_t, h_{t-1}))        s = tanh (or the identity)
+    y_t = Phi_o(z_{t-1}, h_t)           (Phi_o(h_t) for the wide variant)
+
+:func:`symbolify_seqkan` fixes every edge of both maps to its best library
+function (each map fine-tuned against its own trained outputs on traced
+inputs), substitutes ``z`` back to ``x`` and returns the rules with a copy of
+the model whose maps are the symbolic ones, so the rules can be scored by
+running that copy.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import sympy
+import torch
+
+from .._validation import check_int
+from ..errors import InputError
+from .auto import auto_symbolic
+from .export import to_latex
+from .expression import to_sympy
+
+__all__ = ["SeqKANRules", "symbolify_seqkan"]
+
+
+@dataclass
+class SeqKANRules:
+    """The symbolic form of a seqKAN.
+
+    ``update[k]`` is h_k(t) as a sympy expression of the inputs at t and the
+    previous hidden state (symbols ``h1_prev``, ...); ``output[j]`` is the
+    logit of label j from the previous inputs (``<name>_prev``) and the new
+    hidden state (``h1``, ...).  ``model`` is the seqKAN copy whose maps are
+    the symbolic ones; ``r2`` maps ``"phi_h"``/``"phi_o"`` to the r^2 of each
+    symbolic map against the trained one on the traced inputs.
+    """
+
+    update: list[sympy.Expr]
+    output: list[sympy.Expr]
+    input_names: list[str]
+    output_names: list[str]
+    model: Any
+    r2: dict[str, float]
+
+    def update_latex(self) -> list[str]:
+        return [f"h_{{{k + 1}}}(t) = " + to_latex(e) for k, e in enumerate(self.update)]
+
+    def output_latex(self) -> list[str]:
+        return [f"\\mathrm{{logit}}\\,p(\\mathrm{{{_tex_name(n)}}}) = " + to_latex(e)
+                for n, e in zip(self.output_names, self.output)]
+
+
+def _tex_name(name: str) -> str:
+    return name.replace("_", "\\_")
+
+
+def _r2(a: np.ndarray, b: np.ndarray) -> float:
+    ss = float(((a - a.mean(0)) ** 2).sum())
+    return 1.0 - float(((a - b) ** 2).sum()) / ss if ss > 0 else float("nan")
+
+
+def _rounded(expr: sympy.Expr, digits: int) -> sympy.Expr:
+    expr = sympy.expand(expr, deep=False)  # folds (x - m) / s into a*x + b
+    return expr.xreplace({f: sympy.Float(f, digits) for f in expr.atoms(sympy.Float)})
+
+
+def _map_expr(kan, names: Sequence[str], X: np.ndarray) -> list[sympy.Expr]:
+    expr = to_sympy(kan, list(names), X_check=X)
+    return list(expr) if isinstance(expr, list) else [expr]
+
+
+def symbolify_seqkan(model, X: Any, *, input_names: Sequence[str] | None = None,
+                     output_names: Sequence[str] | None = None,
+                     lib: Sequence[str] | None = None, max_samples: int = 3000,
+                     digits: int = 4) -> SeqKANRules:
+    """Symbolic update and output rules of a trained seqKAN (not modified).
+
+    Parameters
+    ----------
+    model : a trained :class:`~kandiscover.SeqKAN`
+    X : sequences (n, time, input_size) whose traced map inputs are used for
+        the edge fits (usually the training windows)
+    input_names, output_names : names of the input features and labels
+        (default ``x1, x2, ...`` and ``y1, y2, ...``); they must be valid
+        identifiers
+    lib : candidate library functions (default: the whole library)
+    max_samples : traced rows used per map (an evenly spread subsample)
+    digits : significant digits of the constants in the returned rules
+    """
+    from ..kan.seqkan import SeqKAN
+
+    if not isinstance(model, SeqKAN):
+        raise InputError(f"symbolify_seqkan expects a SeqKAN, got {type(model).__name__}")
+    max_samples = check_int(max_samples, "max_samples", 16)
+    F, H, O = model.input_size, model.hidden_size, model.output_size
+    names_in = list(input_names) if input_names is not None else [f"x{i + 1}" for i in range(F)]
+    names_out = (list(output_names) if output_names is not None
+                 else [f"y{j + 1}" for j in range(O)])
+    if len(names_in) != F or not all(n.isidentifier() for n in names_in):
+        raise InputError(f"input_names must be {F} identifiers, got {names_in}")
+    if len(names_out) != O:
+        raise InputError(f"output_names must have {O} names, got {names_out}")
+    xh, xo = model.traced_inputs(X, max_samples=max_samples)
+    sym = copy.deepcopy(model)
+    r2: dict[str, float] = {}
+    for attr, xin in (("phi_h", xh), ("phi_o", xo)):
+        kan = getattr(model, attr)
+        with torch.no_grad():
+            target = kan(kan.as_tensor(xin)).cpu().numpy()
+        new, _ = auto_symbolic(kan, xin, target, lib=lib, r2_threshold=0.0)
+        with torch.no_grad():
+            r2[attr] = _r2(target, new(new.as_tensor(xin)).cpu().numpy())
+        setattr(sym, attr, new)
+
+    # names of the maps' inputs in normalised units, then back to raw units
+    mean, std = model.normalization()
+    x_now = sympy.symbols(names_in)
+    x_prev = sympy.symbols([f"{n}_prev" for n in names_in])
+    h_prev = sympy.symbols([f"h{k + 1}_prev" for k in range(H)])
+    h_now = sympy.symbols([f"h{k + 1}" for k in range(H)])
+    zn = [f"z{i + 1}" for i in range(F)]
+    z_syms = sympy.symbols(zn)
+
+    def raw(exprs: list[sympy.Expr], xs: Sequence[sympy.Symbol]) -> list[sympy.Expr]:
+        sub = {z: (x - float(m)) / float(s) for z, x, m, s in zip(z_syms, xs, mean, std)}
+        return [_rounded(e.subs(sub), digits) for e in exprs]
+
+    h_names = zn + [str(s) for s in h_prev]
+    upd = raw(_map_expr(sym.phi_h, h_names, xh), x_now)
+    if model.squash == "tanh":
+        upd = [sympy.tanh(e) for e in upd]
+    if model.variant == "wide":
+        out = [_rounded(e, digits) for e in _map_expr(sym.phi_o, [str(s) for s in h_now], xo)]
+    else:
+        out = raw(_map_expr(sym.phi_o, zn + [str(s) for s in h_now], xo), x_prev)
+    return SeqKANRules(upd, out, names_in, names_out, sym, r2)
