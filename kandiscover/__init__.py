@@ -25,6 +25,8 @@ from .kan import KAN, History, KANLayer, SeqKAN, fit
 from .plot import plot  # bound after the submodule import, so the name stays the function
 from .sparsify import PruneReport, attribution, prune
 from .compare.metrics import symbolic_solution
+from .compare.hidden import HiddenStateAnalysis, hidden_state_analysis
+from .symbolic.seqrules import SeqKANRules, symbolify_seqkan
 from .estimator import KANRegressor
 from .symbolic import library
 from .symbolic.auto import SymbolicReport, auto_symbolic
@@ -42,6 +44,7 @@ __all__ = ["KAN", "KANLayer", "SeqKAN", "History", "fit", "prune", "attribution"
            "TabularDataset", "SequenceDataset", "library", "KANRegressor", "auto_symbolic",
            "SymbolicReport", "EdgeFit", "fit_edge", "suggest", "to_graph", "to_sympy",
            "ExpressionCheck", "to_latex", "to_text", "to_numpy", "render_check",
-           "symbolic_solution", "parse_formula", "compile_formula", "KandiscoverError", "InputError",
+           "symbolic_solution", "hidden_state_analysis", "HiddenStateAnalysis",
+           "symbolify_seqkan", "SeqKANRules", "parse_formula", "compile_formula", "KandiscoverError", "InputError",
            "InputTypeError", "ModelFileError", "PruningError", "TrainingError",
            "__version__"]

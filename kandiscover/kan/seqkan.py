@@ -145,7 +145,9 @@ class SeqKAN(nn.Module):
     hidden_size : dimension of the hidden state
     output_size : number of binary outputs (logits)
     variant : ``"standard"`` (Phi_o reads x_{t-1} and h_t) or ``"wide"`` (h_t only)
-    hidden_width : optional hidden layer width inside Phi_h and Phi_o
+    hidden_width : optional hidden layer inside Phi_h and Phi_o: a width, or
+        ``(n_sum, n_mult)`` for sum and multiplication nodes (KAN 2.0), which
+        lets the maps form products of their inputs, as an LSTM's gates do
     grid, k : spline grid intervals and order of both maps
     squash : ``"tanh"`` (bounded hidden state) or ``"none"``
     seed : seeds the initial parameters (Phi_h: ``seed``, Phi_o: ``seed + 1``)
@@ -154,7 +156,8 @@ class SeqKAN(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int = 1, output_size: int = 1,
-                 variant: str = "standard", hidden_width: int | None = None,
+                 variant: str = "standard",
+                 hidden_width: int | tuple[int, int] | None = None,
                  grid: int = 5, k: int = 3, squash: str = "tanh", seed: int = 0,
                  dtype: torch.dtype | str = torch.float32):
         super().__init__()
@@ -166,7 +169,15 @@ class SeqKAN(nn.Module):
             raise InputError(f"variant must be 'standard' or 'wide', got {variant!r}")
         if squash not in _SQUASH:
             raise InputError(f"squash must be 'tanh' or 'none', got {squash!r}")
-        if hidden_width is not None:
+        if isinstance(hidden_width, (tuple, list)):
+            if len(hidden_width) != 2:
+                raise InputError("hidden_width must be a width or (n_sum, n_mult), got "
+                                 f"{hidden_width!r}")
+            hidden_width = (check_int(hidden_width[0], "hidden_width n_sum", 0),
+                            check_int(hidden_width[1], "hidden_width n_mult", 0))
+            if sum(hidden_width) == 0:
+                raise InputError("hidden_width (n_sum, n_mult) needs at least one node")
+        elif hidden_width is not None:
             hidden_width = check_int(hidden_width, "hidden_width", 1)
         if isinstance(dtype, str):
             if dtype not in _DTYPES:

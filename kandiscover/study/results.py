@@ -141,4 +141,5 @@ class ResultStore:
                 for k, v in attrs.items():
                     g.attrs[k] = _attr_value(v)
                 for k, a in (arrays or {}).items():
-                    g.create_dataset(k, data=np.asarray(a), compression="gzip")
+                    a = np.asarray(a)
+                    g.create_dataset(k, data=a, compression="gzip" if a.ndim else None)

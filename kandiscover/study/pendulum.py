@@ -1,0 +1,332 @@
+"""The hidden-variable pendulum study (seqKAN paper, Boura and Konstantopoulos 2025).
+
+Every method is trained on the same training windows (50 steps, stride 5) of
+the variable-length pendulum (:mod:`kandiscover.data.pendulum`) to predict the
+two labels at each window's last step, with the same epoch budget, early
+stopping on the validation split and seeds, then scored by ROC-AUC and PR-AUC
+on the interpolation and extrapolation test splits:
+
+========================  ====================================================
+``seqkan``                our seqKAN (standard: Phi_o reads x_{t-1} and h_t)
+``seqkan_wide``           our seqKAN/wide (Phi_o reads h_t only)
+``rnn``, ``lstm``         torch's tanh RNN and LSTM
+``tkan``                  TKAN (:class:`kandiscover.compare.recurrent.TKANClassifier`)
+``seqkan_official``       the authors' package seqkan 0.8.1 (``bench`` extra),
+                          on a subsample of the windows: it is ~100x slower
+``operon``                Operon on the last step (theta_t, omega_t,
+                          theta_{t-1}, omega_{t-1}), one formula per label
+========================  ====================================================
+
+Each finished run goes to ``results.h5`` at once (:class:`ResultStore`); a
+rerun skips finished runs.  The seqKAN runs then get a hidden-state analysis
+(:func:`kandiscover.compare.hidden.hidden_state_analysis`), and
+:mod:`.pendulum_report` writes report.md and the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from sklearn.metrics import average_precision_score, roc_auc_score
+from tqdm.auto import tqdm
+
+from .._validation import check_int
+from ..data import pendulum
+from ..data.dataset import SequenceDataset, load_dataset, save_dataset
+from ..errors import InputError
+from .results import ResultStore
+
+__all__ = ["run_pendulum_study", "study_config", "METHODS", "TEST_SPLITS"]
+
+METHODS = ("seqkan", "seqkan_wide", "rnn", "lstm", "tkan", "seqkan_official", "operon")
+TEST_SPLITS = ("test_interp", "test_extrap")
+DATASET_FILE = "pendulum.h5"
+
+_COMMON = dict(epochs=20, batch_size=128, patience=5)
+_FULL = {
+    "dataset": dict(seed=0),
+    "train": _COMMON,
+    "seqkan": dict(hidden_size=2, hidden_width=None, grid=5, lr=1e-2),
+    "seqkan_wide": dict(hidden_size=4, hidden_width=None, grid=5, lr=1e-2),
+    "rnn": dict(hidden_size=16, lr=3e-3),
+    "lstm": dict(hidden_size=16, lr=3e-3),
+    "tkan": dict(hidden_size=16, lr=3e-3),
+    "seqkan_official": dict(hidden_size=1, grid=5, max_windows=3200, epochs=3, patience=2),
+    "operon": dict(time_budget=30.0, max_samples=5000, target="logit"),
+}
+_QUICK = {
+    "dataset": dict(seed=0, n_train=24, n_val=6, n_interp=6, n_extrap=6, duration=10.0),
+    "train": dict(epochs=2, batch_size=64, patience=2),
+    "seqkan": dict(hidden_size=2, hidden_width=None, grid=5, lr=1e-2),
+    "seqkan_wide": dict(hidden_size=4, hidden_width=None, grid=5, lr=1e-2),
+    "rnn": dict(hidden_size=8, lr=1e-2),
+    "lstm": dict(hidden_size=8, lr=1e-2),
+    "tkan": dict(hidden_size=8, lr=1e-2),
+    "seqkan_official": dict(hidden_size=1, grid=5, max_windows=64, epochs=1, patience=1),
+    "operon": dict(time_budget=1.0, max_samples=500, target="logit"),
+}
+
+
+def study_config(quick: bool = False) -> dict[str, Any]:
+    """The settings of the full or the quick study (a fresh copy)."""
+    return json.loads(json.dumps(_QUICK if quick else _FULL))
+
+
+# ------------------------------------------------------------------ dataset
+def _dataset(out: Path, cfg: dict, dataset: str | os.PathLike | SequenceDataset | None
+             ) -> SequenceDataset:
+    if isinstance(dataset, SequenceDataset):
+        ds = dataset
+    elif dataset is not None:
+        ds = load_dataset(dataset)
+        if not isinstance(ds, SequenceDataset):
+            raise InputError(f"{dataset} holds a {ds.kind} dataset; the pendulum study needs "
+                             "a sequence dataset (kandiscover dataset pendulum OUT.h5)")
+    elif (out / DATASET_FILE).exists():
+        ds = load_dataset(out / DATASET_FILE)
+    else:
+        ds = pendulum.make_pendulum(**cfg["dataset"])
+        out.mkdir(parents=True, exist_ok=True)
+        save_dataset(ds, out / DATASET_FILE)
+    if ds.attrs.get("source") != "kandiscover.data.pendulum":
+        raise InputError("the pendulum study needs a dataset made by "
+                         "kandiscover.data.pendulum (its 'source' attribute says "
+                         f"{ds.attrs.get('source')!r})")
+    for split in ("train", "val", *TEST_SPLITS):
+        if split not in ds.groups.get("splits", {}):
+            raise InputError(f"the dataset has no {split!r} split")
+    return pendulum.pendulum_view(ds)
+
+
+def _dataset_identity(ds: SequenceDataset) -> dict[str, Any]:
+    return {k: ds.attrs.get(k) for k in ("seed", "generator_version", "theta_star",
+                                        "duration_s", "sample_rate_hz")} | {
+        "n_sequences": int(ds.n_sequences),
+        "splits": {k: int(len(v)) for k, v in ds.groups["splits"].items()}}
+
+
+# ------------------------------------------------------------------ methods
+def _seqkan(variant: str):
+    def build(cfg: dict, tr: dict, seed: int, data: dict) -> tuple[Any, dict]:
+        from ..kan.seqkan import SeqKAN
+        m = SeqKAN(2, cfg["hidden_size"], 2, variant=variant, hidden_width=cfg["hidden_width"],
+                   grid=cfg["grid"], seed=seed)
+        hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], epochs=tr["epochs"],
+                     batch_size=tr["batch_size"], patience=tr["patience"], lr=cfg["lr"])
+        info = {"epochs_run": len(hist.train_loss), "best_epoch": int(hist.best_step),
+                "stopped_early": bool(hist.stopped_early)}
+        state = {f"state.{k}": v.detach().cpu().numpy() for k, v in m.state_dict().items()}
+        info["_arrays"] = state
+        info["model_config"] = m.config
+        return m, info
+    return build
+
+
+def _recurrent(cls_name: str):
+    def build(cfg: dict, tr: dict, seed: int, data: dict) -> tuple[Any, dict]:
+        from ..compare import recurrent
+        m = getattr(recurrent, cls_name)(2, 2, hidden_size=cfg["hidden_size"], seed=seed)
+        m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], epochs=tr["epochs"],
+              batch_size=tr["batch_size"], patience=tr["patience"], lr=cfg["lr"])
+        h = m.history_
+        return m, {"epochs_run": len(h["train_loss"]), "best_epoch": int(h["best_epoch"]),
+                   "stopped_early": bool(h["stopped_early"])}
+    return build
+
+
+def _official(cfg: dict, tr: dict, seed: int, data: dict) -> tuple[Any, dict]:
+    from ..compare.seqkan_official import OfficialSeqKAN, available
+    ok, reason = available()
+    if not ok:
+        raise _Unavailable(reason)
+    m = OfficialSeqKAN(2, 2, hidden_size=cfg["hidden_size"], grid=cfg["grid"], seed=seed)
+    m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], epochs=cfg["epochs"],
+          batch_size=64, patience=cfg["patience"], max_windows=cfg["max_windows"])
+    return m, {}
+
+
+def _operon(cfg: dict, tr: dict, seed: int, data: dict) -> tuple[Any, dict]:
+    from ..compare.last_step_sr import OperonLabelClassifier
+    m = OperonLabelClassifier(time_budget=cfg["time_budget"], seed=seed, target=cfg["target"],
+                              max_samples=cfg["max_samples"])
+    m.fit(data["X"], data["Y"], feature_names=["theta", "omega"])
+    return m, {"formulas": [str(f) for f in m.formulas_], "latex": m.latex()}
+
+
+class _Unavailable(Exception):
+    pass
+
+
+_BUILDERS: dict[str, Callable] = {
+    "seqkan": _seqkan("standard"), "seqkan_wide": _seqkan("wide"),
+    "rnn": _recurrent("RNNClassifier"), "lstm": _recurrent("LSTMClassifier"),
+    "tkan": _recurrent("TKANClassifier"), "seqkan_official": _official, "operon": _operon,
+}
+
+
+def _metrics(Y: np.ndarray, P: np.ndarray) -> dict[str, dict[str, float]]:
+    out = {}
+    for j, lab in enumerate(pendulum.LABELS):
+        y = Y[:, j].astype(bool)
+        ok = y.any() and not y.all() and np.isfinite(P[:, j]).all()
+        out[lab] = {"roc_auc": float(roc_auc_score(y, P[:, j])) if ok else float("nan"),
+                    "pr_auc": float(average_precision_score(y, P[:, j])) if ok
+                    else float("nan")}
+    return out
+
+
+def _run_one(method: str, cfg: dict, seed: int, data: dict) -> tuple[dict, dict]:
+    t0 = time.perf_counter()
+    try:
+        model, info = _BUILDERS[method](cfg[method], cfg["train"], seed, data)
+    except _Unavailable as exc:
+        return {"method": method, "seed": seed, "status": "unavailable",
+                "error": str(exc), "seconds": 0.0}, {}
+    train_s = time.perf_counter() - t0
+    arrays = info.pop("_arrays", {})
+    attrs = {"method": method, "seed": seed, "status": "ok", "error": "",
+             "train_seconds": train_s, "hyperparameters": cfg[method] | {
+                 k: v for k, v in cfg["train"].items() if method not in (
+                     "operon", "seqkan_official")}}
+    metrics = {}
+    for split in TEST_SPLITS:
+        P = np.asarray(model.predict_proba(data[split][0]), dtype=float)
+        metrics[split] = _metrics(data[split][1], P)
+        arrays[f"proba.{split}"] = P.astype(np.float32)
+    attrs["metrics"] = metrics
+    attrs["seconds"] = time.perf_counter() - t0
+    attrs |= info
+    return attrs, arrays
+
+
+# ---------------------------------------------------------------- analysis
+def load_seqkan(run: dict):
+    """Rebuild a trained seqKAN from a stored run (see :func:`_seqkan`)."""
+    from ..kan.seqkan import SeqKAN
+    cfg = dict(run["model_config"])
+    m = SeqKAN(**cfg)
+    state = {k[len("state."):]: torch.as_tensor(v) for k, v in run["arrays"].items()
+             if k.startswith("state.")}
+    m.load_state_dict(state)
+    return m
+
+
+def _analyse(store: ResultStore, ds: SequenceDataset, key: str, cfg: dict) -> None:
+    from ..compare.hidden import hidden_state_analysis
+    run = store.get(key)
+    model = load_seqkan(run)
+    first = hidden_state_analysis(model, ds, "test_extrap")
+    attrs: dict[str, Any] = {"run": key, "rules": {
+        "update": [str(e) for e in first.rules.update],
+        "output": [str(e) for e in first.rules.output],
+        "update_latex": first.rules.update_latex(), "output_latex": first.rules.output_latex(),
+        "r2": first.rules.r2}}
+    arrays: dict[str, np.ndarray] = {}
+    for split in TEST_SPLITS:
+        a = first if split == "test_extrap" else hidden_state_analysis(
+            model, ds, split, symbolic=first.rules)
+        attrs[split] = {"spearman": {k: v.tolist() for k, v in a.spearman.items()},
+                        "labels": a.labels, "best_unit": list(a.best_unit())}
+        arrays[f"hidden_last.{split}"] = a.hidden[:, -1].astype(np.float32)
+        arrays[f"sequence.{split}"] = a.sequence
+        arrays[f"last_step.{split}"] = a.last_step
+        arrays[f"proba_symbolic.{split}"] = a.rules.model.predict_proba(
+            ds.windows(split, 50, 5).inputs).astype(np.float32)
+    store.add(f"analysis-{key}", attrs, arrays, group="extra")
+
+
+# ------------------------------------------------------------------- study
+class _torch_threads:
+    """Run with ``n`` torch threads, restoring the caller's setting after.
+
+    These models are small: one thread is several times faster than two
+    (measured: TKAN 2.2 s against 24.7 s per test fit on 2 cores)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self) -> None:
+        self.old = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc: Any) -> None:
+        torch.set_num_threads(self.old)
+
+
+def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: int = 3,
+                       quick: bool = False, methods: Sequence[str] | None = None,
+                       dataset: str | os.PathLike | SequenceDataset | None = None,
+                       report: bool = True, verbose: bool = True) -> ResultStore:
+    """Run (or resume) the pendulum study; return its :class:`ResultStore`.
+
+    Parameters
+    ----------
+    out : folder for results.h5, the dataset (pendulum.h5, unless ``dataset``
+        is given), report.md and the figures
+    seeds : number of seeds (0, 1, ..., seeds - 1) per method
+    quick : a reduced study that runs in a few minutes (for tests and a first look)
+    methods : subset of :data:`METHODS` (default: all)
+    dataset : a pendulum dataset (or its HDF5 file) instead of generating one
+    report : write report.md and the figures at the end
+    verbose : progress bars
+    """
+    seeds = check_int(seeds, "seeds", 1)
+    methods = list(METHODS if methods is None else methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise InputError(f"unknown method(s) {unknown or '(none given)'}; the methods are "
+                         f"{', '.join(METHODS)}")
+    out = Path(out)
+    with _torch_threads(1):
+        return _run(out, seeds, quick, methods, dataset, report, verbose)
+
+
+def _run(out: Path, seeds: int, quick: bool, methods: list[str],
+         dataset: str | os.PathLike | SequenceDataset | None, report: bool,
+         verbose: bool) -> ResultStore:
+    cfg = study_config(quick)
+    ds = _dataset(out, cfg, dataset)
+    store = ResultStore(out / "results.h5", "pendulum",
+                        {"config": cfg, "dataset": _dataset_identity(ds), "window": 50,
+                         "stride": 5})
+    data: dict[str, Any] = {}
+    for split in ("train", "val", *TEST_SPLITS):
+        w = ds.windows(split, 50, 5)
+        data[split] = (w.inputs, w.labels.astype(np.float64))
+    data |= {"X": data["train"][0], "Y": data["train"][1], "Xv": data["val"][0],
+             "Yv": data["val"][1]}
+
+    todo = [(m, s) for s in range(seeds) for m in methods]
+    done = {k for k in store.keys() if store.get(k)["status"] in ("ok",)}
+    bar = tqdm(todo, desc="pendulum study", disable=not verbose, unit="run")
+    for method, seed in bar:
+        key = f"{method}-seed{seed}"
+        bar.set_postfix_str(key)
+        if key in done:
+            continue
+        try:
+            attrs, arrays = _run_one(method, cfg, seed, data)
+        except (InputError, RuntimeError, ValueError) as exc:
+            attrs, arrays = {"method": method, "seed": seed, "status": "failed",
+                             "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}, {}
+        attrs["machine"] = f"{platform.node()} {os.cpu_count()} CPUs torch " \
+                           f"{torch.__version__} {torch.get_num_threads()} threads"
+        store.add(key, attrs, arrays)
+        if attrs["status"] != "ok" and verbose:
+            tqdm.write(f"{key}: {attrs['status']}: {attrs['error']}")
+    for key in tqdm([k for k in store.keys() if k.split("-seed")[0] in ("seqkan", "seqkan_wide")
+                     and store.get(k)["status"] == "ok"],
+                    desc="hidden-state analysis", disable=not verbose):
+        if not store.has(f"analysis-{key}", group="extra"):
+            _analyse(store, ds, key, cfg)
+    if report:
+        from .pendulum_report import write_report
+        write_report(store, ds, out)
+    return store

@@ -1,0 +1,259 @@
+"""Hidden-state analysis, seqKAN rules, the results store and the pendulum study."""
+
+import h5py
+import numpy as np
+import pytest
+import sympy
+import torch
+
+from kandiscover import hidden_state_analysis
+from kandiscover.data import pendulum
+from kandiscover.data.dataset import SequenceDataset, TabularDataset, save_dataset
+from kandiscover.errors import InputError
+from kandiscover.kan.seqkan import SeqKAN
+from kandiscover.study import pendulum as study
+from kandiscover.study.results import ResultStore
+from kandiscover.symbolic.seqrules import symbolify_seqkan
+
+
+@pytest.fixture(scope="module")
+def small():
+    return pendulum.make_pendulum(seed=3, n_train=12, n_val=4, n_interp=4, n_extrap=4,
+                                  duration=6.0)
+
+
+@pytest.fixture(scope="module")
+def trained(small):
+    ds = pendulum.pendulum_view(small)
+    w, v = ds.windows("train", 50, 5), ds.windows("val", 50, 5)
+    m = SeqKAN(2, 2, 2, seed=0)
+    with torch.random.fork_rng():
+        torch.set_num_threads(1)
+        m.fit(w.inputs, w.labels, v.inputs, v.labels, epochs=2, batch_size=64)
+    return m
+
+
+# ------------------------------------------------------------------ windows
+def test_windows_locate_their_last_step(small):
+    w = pendulum.pendulum_view(small).windows("test_extrap", 50, 5)
+    assert w.feature_names == ["theta", "omega"]
+    assert w.label_names == list(pendulum.LABELS)
+    np.testing.assert_array_equal(w.inputs[:, -1, 0], small["sequences/theta"][w.sequence,
+                                                                                w.last_step])
+    np.testing.assert_array_equal(w.hidden["L"][:, -1], small["hidden/L"][w.sequence,
+                                                                         w.last_step])
+
+
+def test_empty_split_is_refused(small):
+    groups = dict(small.groups)
+    groups["splits"] = dict(small.groups["splits"], test_extrap=np.zeros(0, dtype=np.int64))
+    with pytest.raises(InputError, match="split 'test_extrap' is empty"):
+        SequenceDataset(groups, small.attrs).windows("test_extrap")
+
+
+def test_analytic_decisions_reproduce_the_labels(small):
+    dec = pendulum.analytic_decisions(small)
+    for lab in pendulum.LABELS:
+        np.testing.assert_array_equal(dec[lab] > 0, small[f"labels/{lab}"])
+
+
+# -------------------------------------------------------------------- rules
+def test_rules_reproduce_the_symbolic_model(small, trained):
+    ds = pendulum.pendulum_view(small)
+    X = ds.windows("train", 50, 5).inputs
+    rules = symbolify_seqkan(trained, X, input_names=["theta", "omega"],
+                             output_names=list(pendulum.LABELS), digits=12)
+    assert len(rules.update) == 2 and len(rules.output) == 2
+    assert all(isinstance(e, sympy.Expr) for e in rules.update + rules.output)
+    assert rules.r2["phi_h"] > 0.9 and rules.r2["phi_o"] > 0.9
+    # first step: h_prev = 0; the rule in raw units equals the symbolic copy
+    x = X[:50]
+    h = rules.model.hidden_states(x).detach().numpy()
+    th, om = sympy.symbols("theta omega")
+    hp = sympy.symbols("h1_prev h2_prev")
+    for k, e in enumerate(rules.update):
+        f = sympy.lambdify([th, om, *hp], e, "numpy")
+        got = f(x[:, 0, 0], x[:, 0, 1], 0.0, 0.0)
+        np.testing.assert_allclose(got, h[:, 0, k], atol=2e-3)
+        # and a later step, from the model's own previous state
+        got = f(x[:, 5, 0], x[:, 5, 1], h[:, 4, 0], h[:, 4, 1])
+        np.testing.assert_allclose(got, h[:, 5, k], atol=2e-3)
+    assert all("h_{1,\\mathrm{prev}}" in t or "h_{2,\\mathrm{prev}}" in t
+               for t in rules.update_latex())
+    assert trained.phi_h.layers[0].symbolic == {}  # the trained model is untouched
+
+
+def test_symbolify_rejects_bad_names(trained):
+    with pytest.raises(InputError, match="input_names"):
+        symbolify_seqkan(trained, np.zeros((2, 5, 2)), input_names=["a b", "c"])
+    with pytest.raises(InputError, match="SeqKAN"):
+        symbolify_seqkan(object(), np.zeros((2, 5, 2)))
+
+
+# ----------------------------------------------------------------- analysis
+def test_hidden_state_analysis(small, trained):
+    a = hidden_state_analysis(trained, small, "test_extrap")
+    n = len(pendulum.pendulum_view(small).windows("test_extrap", 50, 5))
+    assert a.hidden.shape == (n, 50, 2)
+    assert set(a.spearman) == {"L", "L_dot", "L_ddot"}
+    for rho in a.spearman.values():
+        assert rho.shape == (2,) and np.all(np.abs(rho[np.isfinite(rho)]) <= 1)
+    unit, var, rho = a.best_unit()
+    assert abs(rho) == max(np.nanmax(np.abs(r)) for r in a.spearman.values())
+    for lab in pendulum.LABELS:
+        d = a.labels[lab]
+        assert set(d) == {"auc_model", "auc_symbolic", "auc_analytic", "rho_analytic"}
+        assert d["auc_analytic"] == 1.0  # the labels are the analytic rule's sign
+    # reuse the rules on another split: no refit, same expressions
+    b = hidden_state_analysis(trained, small, "test_interp", symbolic=a.rules)
+    assert b.rules is a.rules
+    assert "Spearman" in a.summary()
+
+
+def test_hidden_state_analysis_bad_input(small, trained):
+    with pytest.raises(InputError, match="unknown split"):
+        hidden_state_analysis(trained, small, "test", symbolic=False)
+    with pytest.raises(InputError, match="unknown hidden variable"):
+        hidden_state_analysis(trained, small, variables=["M"], symbolic=False)
+    with pytest.raises(InputError, match="longer than the sequences"):
+        hidden_state_analysis(trained, small, window=1000, symbolic=False)
+    with pytest.raises(InputError, match="reads 3"):
+        hidden_state_analysis(SeqKAN(3, 1, 2), small, symbolic=False)
+    with pytest.raises(InputError, match="SequenceDataset"):
+        hidden_state_analysis(trained, np.zeros((3, 3)), symbolic=False)
+
+
+# -------------------------------------------------------------------- store
+def test_result_store_round_trip_and_refusals(tmp_path):
+    path = tmp_path / "r" / "results.h5"
+    st = ResultStore(path, "demo", {"a": 1, "b": [1, 2]})
+    assert st.keys() == [] and not st.has("x")
+    st.add("x", {"status": "ok", "metrics": {"auc": 0.5}, "seed": 3},
+           {"p": np.arange(4.0), "s": np.float32(2.0)})
+    st.add("y", {"status": "failed", "error": "boom"})
+    st.add("x", {"status": "ok", "seed": 4})  # replaced, not duplicated
+    again = ResultStore(path, "demo", {"b": [1, 2], "a": 1})
+    assert sorted(again.keys()) == ["x", "y"]
+    assert again.get("x")["seed"] == 4 and again.get("y")["error"] == "boom"
+    assert [p.name for p in path.parent.iterdir()] == ["results.h5"]  # no temp left
+    with pytest.raises(InputError, match="different study definition.*differs in: a"):
+        ResultStore(path, "demo", {"a": 2, "b": [1, 2]})
+    with pytest.raises(InputError, match="not a results file of the 'other' study"):
+        ResultStore(path, "other", {"a": 1, "b": [1, 2]})
+    with pytest.raises(InputError, match="without '/'"):
+        again.add("a/b", {})
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not hdf5")
+    with pytest.raises(InputError, match="not a readable HDF5"):
+        ResultStore(bad, "demo", {})
+
+
+# -------------------------------------------------------------------- study
+def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypatch):
+    out = tmp_path / "study"
+    store = study.run_pendulum_study(out, seeds=1, quick=True, dataset=small,
+                                     methods=["seqkan", "rnn", "operon"], verbose=False)
+    runs = {r["key"]: r for r in store.runs()}
+    assert set(runs) == {"seqkan-seed0", "rnn-seed0", "operon-seed0"}
+    for r in runs.values():
+        assert r["status"] == "ok", r["error"]
+        for split in study.TEST_SPLITS:
+            for lab in pendulum.LABELS:
+                assert 0.0 <= r["metrics"][split][lab]["roc_auc"] <= 1.0
+    assert store.has("analysis-seqkan-seed0", group="extra")
+    report = (out / "report.md").read_text()
+    assert "## ROC-AUC" in report and "seqKAN (ours)" in report and "$$" in report
+    for fig in ("roc_curves.png", "phi_h_seqkan-seed0.png", "phi_o_seqkan-seed0.png"):
+        assert (out / fig).stat().st_size > 1000
+    assert any(p.name.startswith("hidden_vs_") for p in out.iterdir())
+    # the stored model is the trained one
+    m = study.load_seqkan(store.get("seqkan-seed0"))
+    w = pendulum.pendulum_view(small).windows("test_extrap", 50, 5)
+    np.testing.assert_allclose(m.predict_proba(w.inputs),
+                               store.get("seqkan-seed0")["arrays"]["proba.test_extrap"],
+                               atol=1e-6)
+
+    # rerun: nothing is retrained
+    calls = []
+    monkeypatch.setitem(study._BUILDERS, "rnn", lambda *a: calls.append(a))
+    study.run_pendulum_study(out, seeds=1, quick=True, dataset=small,
+                             methods=["seqkan", "rnn", "operon"], verbose=False,
+                             report=False)
+    assert calls == []
+
+
+def test_interrupted_study_resumes(tmp_path, small, monkeypatch):
+    out = tmp_path / "s"
+    real = study._BUILDERS["lstm"]
+
+    def interrupted(*a):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(study._BUILDERS, "lstm", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        study.run_pendulum_study(out, seeds=1, quick=True, dataset=small,
+                                 methods=["rnn", "lstm"], verbose=False)
+    with h5py.File(out / "results.h5", "r") as f:
+        assert list(f["runs"]) == ["rnn-seed0"]
+        first = f["runs/rnn-seed0/proba.test_extrap"][()]
+    counted = []
+
+    def counting(*a):
+        counted.append(1)
+        return real(*a)
+
+    monkeypatch.setitem(study._BUILDERS, "lstm", counting)
+    monkeypatch.setitem(study._BUILDERS, "rnn", interrupted)  # must not run again
+    study.run_pendulum_study(out, seeds=1, quick=True, dataset=small,
+                             methods=["rnn", "lstm"], verbose=False, report=False)
+    assert counted == [1]
+    with h5py.File(out / "results.h5", "r") as f:
+        assert sorted(f["runs"]) == ["lstm-seed0", "rnn-seed0"]
+        np.testing.assert_array_equal(f["runs/rnn-seed0/proba.test_extrap"][()], first)
+
+
+def test_failed_and_unavailable_runs_are_recorded(tmp_path, small, monkeypatch):
+    def broken(*a):
+        raise RuntimeError("diverged")
+
+    def missing(*a):
+        raise study._Unavailable("seqkan is not installed")
+
+    monkeypatch.setitem(study._BUILDERS, "rnn", broken)
+    monkeypatch.setitem(study._BUILDERS, "seqkan_official", missing)
+    store = study.run_pendulum_study(tmp_path, seeds=1, quick=True, dataset=small,
+                                     methods=["rnn", "seqkan_official"], verbose=False)
+    runs = {r["key"]: r for r in store.runs()}
+    assert runs["rnn-seed0"]["status"] == "failed"
+    assert "diverged" in runs["rnn-seed0"]["error"]
+    assert runs["seqkan_official-seed0"]["status"] == "unavailable"
+    report = (tmp_path / "report.md").read_text()
+    assert "seqkan is not installed" in report and "diverged" in report
+
+
+def test_study_bad_input(tmp_path, small):
+    with pytest.raises(InputError, match="unknown method.*'svm'"):
+        study.run_pendulum_study(tmp_path, methods=["svm"], quick=True, verbose=False)
+    with pytest.raises(InputError, match="seeds"):
+        study.run_pendulum_study(tmp_path, seeds=0, quick=True, verbose=False)
+    tab = TabularDataset(np.zeros((4, 2)), np.zeros(4), ["a", "b"], ["y"])
+    save_dataset(tab, tmp_path / "tab.h5")
+    with pytest.raises(InputError, match="table dataset.*sequence dataset"):
+        study.run_pendulum_study(tmp_path / "o", dataset=tmp_path / "tab.h5", quick=True,
+                                 verbose=False)
+    nan = SequenceDataset({**small.groups, "sequences": {
+        "theta": np.where(np.arange(small["sequences/theta"].shape[1]) == 7, np.nan,
+                          small["sequences/theta"]),
+        "omega": small["sequences/omega"]}}, small.attrs)
+    store = study.run_pendulum_study(tmp_path / "n", dataset=nan, quick=True, seeds=1,
+                                     methods=["rnn"], verbose=False, report=False)
+    (run,) = store.runs()
+    assert run["status"] == "failed" and "NaN" in run["error"]
+    # a results file of another definition is refused
+    study.run_pendulum_study(tmp_path / "d", dataset=small, quick=True, seeds=1,
+                             methods=["rnn"], verbose=False, report=False)
+    other = pendulum.make_pendulum(seed=4, n_train=12, n_val=4, n_interp=4, n_extrap=4,
+                                   duration=6.0)
+    with pytest.raises(InputError, match="different study definition"):
+        study.run_pendulum_study(tmp_path / "d", dataset=other, quick=True, seeds=1,
+                                 methods=["rnn"], verbose=False, report=False)
