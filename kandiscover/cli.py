@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .errors import KandiscoverError
 
@@ -189,6 +190,25 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_study_pendulum(args: argparse.Namespace) -> int:
+    import time
+
+    from .study.pendulum import run_pendulum_study
+
+    methods = None if args.methods is None else [m.strip() for m in args.methods.split(",")
+                                                 if m.strip()]
+    t = time.perf_counter()
+    store = run_pendulum_study(args.out, seeds=args.seeds, quick=args.quick, methods=methods,
+                               dataset=args.dataset, verbose=not args.quiet)
+    runs = store.runs()
+    bad = [r for r in runs if r["status"] != "ok"]
+    print(f"{len(runs) - len(bad)} runs ok, {len(bad)} not "
+          f"({', '.join(r['key'] + ': ' + r['status'] for r in bad) or 'none'}); "
+          f"{time.perf_counter() - t:.0f} s")
+    print(f"wrote {store.path} and {Path(args.out) / 'report.md'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kandiscover",
                                 description="Symbolic discovery with Kolmogorov-Arnold Networks")
@@ -249,6 +269,20 @@ def build_parser() -> argparse.ArgumentParser:
     dp.add_argument("--out", required=True)
     dp.add_argument("--seed", type=int, default=0)
     dp.set_defaults(func=_cmd_dataset_pendulum)
+    st = sub.add_parser("study", help="run a study (resumable; results in HDF5, report.md)")
+    ssub = st.add_subparsers(dest="study_command", required=True)
+    sp = ssub.add_parser("pendulum", help="the hidden-variable pendulum study: seqKAN against "
+                         "RNN, LSTM, TKAN, seqkan 0.8.1 and Operon")
+    sp.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
+    sp.add_argument("--quick", action="store_true", help="a reduced study of a few minutes")
+    sp.add_argument("--out", default="studies/pendulum", help="output folder")
+    sp.add_argument("--dataset", default=None,
+                    help="a pendulum dataset file (default: generate OUT/pendulum.h5)")
+    sp.add_argument("--methods", default=None,
+                    help="comma-separated subset of: seqkan, seqkan_wide, rnn, lstm, tkan, "
+                         "seqkan_official, operon")
+    sp.add_argument("--quiet", action="store_true", help="no progress bars")
+    sp.set_defaults(func=_cmd_study_pendulum)
     i = sub.add_parser("info", help="describe a saved model")
     i.add_argument("model")
     i.set_defaults(func=_cmd_info)

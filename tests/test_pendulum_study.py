@@ -257,3 +257,18 @@ def test_study_bad_input(tmp_path, small):
     with pytest.raises(InputError, match="different study definition"):
         study.run_pendulum_study(tmp_path / "d", dataset=other, quick=True, seeds=1,
                                  methods=["rnn"], verbose=False, report=False)
+
+
+def test_cli_study_pendulum(tmp_path, small, capsys):
+    from kandiscover.cli import main
+    save_dataset(small, tmp_path / "p.h5")
+    out = tmp_path / "out"
+    rc = main(["study", "pendulum", "--quick", "--seeds", "1", "--methods", "rnn,lstm",
+               "--dataset", str(tmp_path / "p.h5"), "--out", str(out), "--quiet"])
+    assert rc == 0
+    assert "2 runs ok, 0 not" in capsys.readouterr().out
+    assert (out / "report.md").exists() and (out / "results.h5").exists()
+    assert not (out / "pendulum.h5").exists()  # the given dataset is used, not copied
+    rc = main(["study", "pendulum", "--quick", "--methods", "rnn", "--seeds", "0",
+               "--out", str(out), "--quiet"])
+    assert rc == 2 and "seeds must be" in capsys.readouterr().err
