@@ -30,6 +30,7 @@ test-all: $(VENV)/.installed
 
 bench: $(VENV)/.bench
 	$(PY) benchmarks/layer_speed.py
+	$(PY) benchmarks/seqkan_speed.py
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache
