@@ -181,3 +181,26 @@ def test_bad_inputs():
     with pytest.raises(InputError, match="squash"):
         SeqKAN(2, squash="relu")
     assert not bool(m.normalized)   # failed fits left the model untouched
+
+
+def test_memory_init_makes_leaky_self_edges():
+    m = SeqKAN(2, 3, 1, memory=(2.0, 8.0), seed=0)
+    layer = m.phi_h.layers[0]
+    h = torch.linspace(-1, 1, 9)
+    x = torch.zeros(9, 5)
+    x[:, 2:] = h[:, None]
+    acts = layer.edge_activations(x).detach()
+    for kk, tau in enumerate([2.0, 4.0, 8.0]):
+        torch.testing.assert_close(acts[:, 2 + kk, kk], (1 - 1 / tau) * h, atol=1e-5,
+                                   rtol=0)
+    plain = SeqKAN(2, 3, 1, memory=None, seed=0).phi_h.layers[0]
+    assert not torch.allclose(plain.edge_activations(x)[:, 2, 0], 0.5 * h, atol=1e-3)
+    # the rest of the layer is the same random start
+    torch.testing.assert_close(layer.coef[:2], plain.coef[:2])
+
+
+def test_memory_init_bad_values():
+    with pytest.raises(InputError, match="tau_min <= tau_max"):
+        SeqKAN(2, 2, 1, memory=(5.0, 2.0))
+    with pytest.raises(InputError, match="memory"):
+        SeqKAN(2, 2, 1, memory=(0.5, 2.0))

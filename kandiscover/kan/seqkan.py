@@ -150,6 +150,12 @@ class SeqKAN(nn.Module):
         lets the maps form products of their inputs, as an LSTM's gates do
     grid, k : spline grid intervals and order of both maps
     squash : ``"tanh"`` (bounded hidden state) or ``"none"``
+    memory : ``(tau_min, tau_max)`` in steps: each hidden unit starts as a
+        leaky memory ``h_t ~ (1 - 1/tau_k) h_{t-1} + ...`` with time constants
+        spread over this range (the role of an LSTM's forget-gate bias; a
+        random start forgets within a few steps and trains far worse on
+        slowly varying hidden variables); None: random like the other edges.
+        Applies when Phi_h has no hidden layer.
     seed : seeds the initial parameters (Phi_h: ``seed``, Phi_o: ``seed + 1``)
         and, by default, the shuffling of :meth:`fit`
     dtype : torch.float32 or torch.float64
@@ -158,7 +164,8 @@ class SeqKAN(nn.Module):
     def __init__(self, input_size: int, hidden_size: int = 1, output_size: int = 1,
                  variant: str = "standard",
                  hidden_width: int | tuple[int, int] | None = None,
-                 grid: int = 5, k: int = 3, squash: str = "tanh", seed: int = 0,
+                 grid: int = 5, k: int = 3, squash: str = "tanh",
+                 memory: tuple[float, float] | None = (2.0, 20.0), seed: int = 0,
                  dtype: torch.dtype | str = torch.float32):
         super().__init__()
         input_size = check_int(input_size, "input_size", 1)
@@ -189,16 +196,46 @@ class SeqKAN(nn.Module):
                          seed=seed, dtype=dtype)
         self.phi_o = KAN([n_o, *mid, output_size], grid=grid, k=k, seed=seed + 1,
                          dtype=dtype)
+        if memory is not None:
+            memory = (check_positive(memory[0], "memory[0]"), check_positive(memory[1],
+                                                                               "memory[1]"))
+            if not 1.0 <= memory[0] <= memory[1]:
+                raise InputError(f"memory must be (tau_min, tau_max) with 1 <= tau_min <= "
+                                 f"tau_max steps, got {memory}")
+            if hidden_width is None:
+                self._init_memory(input_size, hidden_size, memory)
         self.input_size, self.hidden_size, self.output_size = (input_size, hidden_size,
                                                                output_size)
         self.variant, self.squash, self.seed = variant, squash, seed
         self.config: dict[str, Any] = dict(
             input_size=input_size, hidden_size=hidden_size, output_size=output_size,
             variant=variant, hidden_width=hidden_width, grid=grid, k=k, squash=squash,
+            memory=None if memory is None else list(memory),
             seed=seed, dtype=str(dtype).replace("torch.", ""))
         self.register_buffer("x_mean", torch.zeros(input_size, dtype=dtype))
         self.register_buffer("x_std", torch.ones(input_size, dtype=dtype))
         self.register_buffer("normalized", torch.zeros((), dtype=torch.bool))
+
+    @torch.no_grad()
+    def _init_memory(self, n_in: int, n_hidden: int, tau: tuple[float, float]) -> None:
+        """Start each hidden unit as a leaky memory: its edge from its own previous
+        value is the line ``a_k h`` (spline part only), ``a_k = 1 - 1/tau_k`` with
+        time constants ``tau_k`` spread geometrically over ``tau`` steps."""
+        from .spline import curve_to_coef
+
+        layer = self.phi_h.layers[0]
+        taus = np.geomspace(tau[0], tau[1], n_hidden) if n_hidden > 1 else \
+            np.array([math.sqrt(tau[0] * tau[1])])
+        for kk, t in enumerate(taus):
+            i = n_in + kk
+            lo, hi = layer.grid[i, 0], layer.grid[i, -1]
+            pts = torch.linspace(float(lo), float(hi), 64, dtype=layer.grid.dtype)
+            target = (1.0 - 1.0 / float(t)) * pts
+            coef = curve_to_coef(pts[:, None], target[:, None, None], layer.knots[i:i + 1],
+                                 layer.k)
+            layer.coef[i, kk] = coef[0, 0].to(layer.coef.dtype)
+            layer.scale_base[i, kk] = 0.0
+            layer.scale_sp[i, kk] = 1.0
 
     # ------------------------------------------------------------ helpers
     @property
