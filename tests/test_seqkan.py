@@ -204,3 +204,29 @@ def test_memory_init_bad_values():
         SeqKAN(2, 2, 1, memory=(5.0, 2.0))
     with pytest.raises(InputError, match="memory"):
         SeqKAN(2, 2, 1, memory=(0.5, 2.0))
+
+
+@pytest.mark.parametrize("variant", ["standard", "wide"])
+def test_split_unroll_equals_the_step_by_step_map(variant):
+    m = SeqKAN(2, 3, 2, variant=variant, seed=1)
+    with torch.no_grad():  # make the node map non-trivial
+        m.phi_h.node_scale[0].mul_(1.3)
+        m.phi_h.node_bias[0].add_(0.2)
+        m.phi_h.subnode_bias[0].add_(-0.1)
+    z = m._prepare(torch.randn(7, 20, 2, generator=torch.Generator().manual_seed(0)))
+
+    def stepwise():
+        h, out = z.new_zeros(7, 3), []
+        for t in range(20):
+            h = m._squash(m.phi_h(torch.cat([z[:, t], h], 1)))
+            out.append(h)
+        return torch.stack(out, 1)
+
+    fast, slow = m._unroll(z), stepwise()
+    torch.testing.assert_close(fast, slow, atol=1e-6, rtol=1e-6)
+    params = [p for p in m.parameters() if p.requires_grad]
+    g_fast = torch.autograd.grad(fast.square().sum(), params, allow_unused=True)
+    g_slow = torch.autograd.grad(slow.square().sum(), params, allow_unused=True)
+    for a, b in zip(g_fast, g_slow):
+        if a is not None or b is not None:
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)

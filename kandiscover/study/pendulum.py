@@ -49,16 +49,16 @@ METHODS = ("seqkan", "seqkan_wide", "rnn", "lstm", "tkan", "seqkan_official", "o
 TEST_SPLITS = ("test_interp", "test_extrap")
 DATASET_FILE = "pendulum.h5"
 
-_COMMON = dict(epochs=20, batch_size=128, patience=5)
+_COMMON = dict(epochs=20, batch_size=256, patience=5)
 _FULL = {
     "dataset": dict(seed=0),
     "train": _COMMON,
-    "seqkan": dict(hidden_size=2, hidden_width=None, grid=5, lr=1e-2),
+    "seqkan": dict(hidden_size=4, hidden_width=None, grid=5, lr=1e-2),
     "seqkan_wide": dict(hidden_size=4, hidden_width=None, grid=5, lr=1e-2),
-    "rnn": dict(hidden_size=16, lr=3e-3),
-    "lstm": dict(hidden_size=16, lr=3e-3),
-    "tkan": dict(hidden_size=16, lr=3e-3),
-    "seqkan_official": dict(hidden_size=1, grid=5, max_windows=3200, epochs=3, patience=2),
+    "rnn": dict(hidden_size=16, lr=1e-2),
+    "lstm": dict(hidden_size=16, lr=1e-2),
+    "tkan": dict(hidden_size=16, lr=1e-2),
+    "seqkan_official": dict(hidden_size=1, grid=5, max_windows=6400, epochs=4, patience=2),
     "operon": dict(time_budget=30.0, max_samples=5000, target="logit"),
 }
 _QUICK = {

@@ -167,6 +167,18 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
     L += ["Training budget (all neural models): " + ", ".join(
         f"{k} {v}" for k, v in cfg["train"].items())
           + "; early stopping on the validation split with the best weights restored.", ""]
+    off = cfg.get("seqkan_official", {})
+    if any(r["method"] == "seqkan_official" for r in runs):
+        L += [f"seqkan 0.8.1 (the authors' package) runs pykan step by step and is about 9x "
+              f"slower per batch than ours (benchmarks/seqkan_speed.py), so within the "
+              f"study's hour it gets {off.get('max_windows')} of the training windows "
+              f"(drawn with the seed) and at most {off.get('epochs')} epochs, batch 64, "
+              f"hidden size {off.get('hidden_size')}, grid {off.get('grid')}.", ""]
+    if any(r["method"] == "operon" for r in runs):
+        op = cfg.get("operon", {})
+        L += [f"Operon: one formula per label on the last step's theta, omega and the "
+              f"previous step's, {op.get('max_samples')} training rows, "
+              f"{op.get('time_budget')} s per label, target {op.get('target')}.", ""]
 
     L += ["## ROC-AUC (mean ± std over seeds)", ""] + _table(roc, methods) + [""]
     L += ["## PR-AUC (mean ± std over seeds)", ""] + _table(pr, methods) + [""]
@@ -193,8 +205,11 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
     for r in runs:
         L.append(f"| {r['key']} | {r['status']} | {r.get('train_seconds', 0.0):.1f} | "
                  f"{r.get('epochs_run', '')} | {r.get('error', '')} |")
+    total = sum(float(r.get("seconds", 0.0)) for r in runs)
+    L += ["", f"Total run time {total / 60:.1f} min (training and scoring; the hidden-state "
+          "analysis and this report come on top)."]
     L.append("")
-    if (out / "roc_curves.png").parent and any(r["status"] == "ok" for r in runs):
+    if any(r["status"] == "ok" for r in runs):
         L += [f"![ROC curves]({_roc_figure(store, ds, out)})", ""]
 
     # hidden-state analysis
