@@ -61,17 +61,14 @@ _FULL = {
     "seqkan_official": dict(hidden_size=1, grid=5, max_windows=6400, epochs=4, patience=2),
     "operon": dict(time_budget=30.0, max_samples=5000, target="logit"),
 }
-_QUICK = {
-    "dataset": dict(seed=0, n_train=24, n_val=6, n_interp=6, n_extrap=6, duration=10.0),
+_QUICK_CHANGES = {
+    "dataset": dict(n_train=24, n_val=6, n_interp=6, n_extrap=6, duration=10.0),
     "train": dict(epochs=2, batch_size=64, patience=2),
-    "seqkan": dict(hidden_size=2, hidden_width=None, grid=5, lr=1e-2),
-    "seqkan_wide": dict(hidden_size=4, hidden_width=None, grid=5, lr=1e-2),
-    "rnn": dict(hidden_size=8, lr=1e-2),
-    "lstm": dict(hidden_size=8, lr=1e-2),
-    "tkan": dict(hidden_size=8, lr=1e-2),
-    "seqkan_official": dict(hidden_size=1, grid=5, max_windows=64, epochs=1, patience=1),
-    "operon": dict(time_budget=1.0, max_samples=500, target="logit"),
+    "rnn": dict(hidden_size=8), "lstm": dict(hidden_size=8), "tkan": dict(hidden_size=8),
+    "seqkan_official": dict(max_windows=64, epochs=1, patience=1),
+    "operon": dict(time_budget=1.0, max_samples=500),
 }
+_QUICK = {k: v | _QUICK_CHANGES.get(k, {}) for k, v in _FULL.items()}
 
 
 def study_config(quick: bool = False) -> dict[str, Any]:
