@@ -109,3 +109,14 @@ def test_registered_user_function_round_trips(out):
     back = kd.load(kd.save(m, out / "u.h5"))
     x = torch.linspace(-1, 1, 11, dtype=torch.float64)[:, None]
     assert torch.equal(m(x), back(x))
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from kandiscover.data.store import _UMASK, atomic_path
+    with atomic_path(tmp_path / "f.txt") as tmp:
+        tmp.write_text("x")
+    mode = stat.S_IMODE(os.stat(tmp_path / "f.txt").st_mode)
+    assert mode == 0o666 & ~_UMASK

@@ -42,6 +42,15 @@ _LAYER_TENSORS = ("coef", "scale_base", "scale_sp", "mask", "sym_mask", "sym_par
 _NODE_TENSORS = ("subnode_scale", "subnode_bias", "node_scale", "node_bias")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 class atomic_path:
     """Context manager yielding a temporary path next to ``path``; on success
     the temporary file replaces ``path``, on error it is removed."""
@@ -57,6 +66,7 @@ class atomic_path:
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.suffix,
                                    dir=folder)
         os.close(fd)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a saved file gets the usual mode
         self.tmp = Path(tmp)
         return self.tmp
 
