@@ -72,7 +72,7 @@ from sklearn.base import BaseEstimator
 
 from .._validation import check_int, check_positive
 from ..errors import InputError, InputTypeError, KandiscoverError
-from ..kan.seqkan import _labels, _sequences
+from ..kan.seqtrain import _labels, _sequences
 from ..symbolic.export import to_latex, to_numpy
 from ..symbolic.parse import parse_formula
 

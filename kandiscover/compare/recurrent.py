@@ -10,8 +10,10 @@ All three share one estimator API (:class:`RNNClassifier`,
     model.fit(X, Y, X_val, Y_val, epochs=20)       # Y: (n, output_size) 0/1
     p = model.predict_proba(X_test)                # (n, output_size)
 
-and one training loop, :func:`train_sequence_classifier`: Adam on the binary
-cross-entropy of the last step's logits,
+and one training loop, :func:`train_sequence_classifier` (defined in
+:mod:`kandiscover.kan.seqtrain`, where :class:`~kandiscover.kan.seqkan.SeqKAN`
+trains too, and re-exported here): Adam on the binary cross-entropy of the
+last step's logits,
 
 .. math::
     \mathcal{L} = -\frac{1}{n K}\sum_{s, k} \bigl[y_{sk}\log\sigma(a_{sk})
@@ -36,21 +38,17 @@ caller.
 
 from __future__ import annotations
 
-import copy
 import math
-import sys
-import time
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from .._validation import check_int, check_positive
-from ..errors import InputError, TrainingError
+from .._validation import check_int
+from ..errors import InputError
 from ..kan.layer import KANLayer
-from ..kan.seqkan import _labels, _sequences
+from ..kan.seqtrain import _sequences, sequence_data, train_sequence_classifier
 
 __all__ = ["train_sequence_classifier", "RNNClassifier", "LSTMClassifier",
            "TKANClassifier"]
@@ -59,180 +57,9 @@ _CANDIDATE = ("sigmoid", "tanh")
 
 
 # --------------------------------------------------------------------- helpers
-def _module_dtype(module: nn.Module) -> torch.dtype:
-    for p in module.parameters():
-        return p.dtype
-    return torch.get_default_dtype()
-
-
-def _n_label_columns(Y: Any) -> int:
-    """Labels per sequence as ``_labels`` will see them: Y's second axis (1 for 1-D)."""
-    try:
-        shape = np.shape(Y.detach().cpu().numpy() if isinstance(Y, torch.Tensor) else Y)
-    except ValueError:          # ragged input: let ``_labels`` report it
-        return 1
-    return int(shape[1]) if len(shape) == 2 else 1
-
-
 def _uniform_(t: torch.Tensor, bound: float, gen: torch.Generator) -> None:
     with torch.no_grad():
         t.uniform_(-bound, bound, generator=gen)
-
-
-def _mean_bce(module: nn.Module, Z: torch.Tensor, Y: torch.Tensor,
-              batch_size: int = 4096) -> float:
-    """Mean BCE of ``module`` on (Z, Y), in batches, without gradients."""
-    bce = nn.BCEWithLogitsLoss(reduction="sum")
-    total = 0.0
-    with torch.no_grad():
-        for i in range(0, len(Z), batch_size):
-            total += float(bce(module(Z[i:i + batch_size]), Y[i:i + batch_size]))
-    return total / Y.numel()
-
-
-# ------------------------------------------------------------------ the loop
-def train_sequence_classifier(
-        module: nn.Module, X: Any, Y: Any, X_val: Any = None, Y_val: Any = None, *,
-        epochs: int = 20, batch_size: int = 256, lr: float = 1e-2, patience: int = 4,
-        clip_grad: float | None = 5.0, seed: int = 0, verbose: bool = False,
-        before_epoch: Callable[[int], None] | None = None,
-        penalty: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> dict[str, Any]:
-    r"""Train ``module`` in place as a last-step sequence classifier.
-
-    Parameters
-    ----------
-    module : torch module mapping normalised sequences ``z`` (batch, time,
-        features) to last-step logits (batch, n_labels)
-    X : (n, time, features) sequences, already normalised (the module sees
-        them as given); array-like or tensor, converted to the module's dtype
-    Y : (n, n_labels) or (n,) 0/1 labels (bool accepted)
-    X_val, Y_val : validation data (given together or not at all); the mean
-        validation BCE is computed after every epoch, training stops after
-        ``patience`` epochs without improvement and the weights of the best
-        epoch are restored.  Without them every epoch runs and the last
-        weights are kept.
-    epochs, batch_size, lr : Adam settings; one epoch is one pass over X in an
-        order shuffled by ``torch.Generator().manual_seed(seed)``
-    patience : epochs without a lower validation loss before stopping
-    clip_grad : maximum gradient norm (None: no clipping)
-    seed : seeds the shuffling
-    verbose : tqdm bar over epochs (shown only when stderr is a terminal)
-    before_epoch : called as ``before_epoch(epoch)`` at the start of every
-        epoch (e.g. to move spline grids)
-    penalty : called as ``penalty(z)`` on every training batch ``z``; the
-        scalar tensor it returns is added to the loss
-
-    Returns
-    -------
-    dict
-        ``train_loss`` (mean training BCE per epoch, without the penalty),
-        ``val_loss`` (mean validation BCE per epoch; empty without
-        validation data), ``penalty`` (mean penalty per epoch),
-        ``seconds`` (wall time of each epoch, validation included),
-        ``best_epoch`` (epoch of the lowest validation loss, whose weights the
-        module now holds; None without validation data) and
-        ``stopped_early`` (bool).
-
-    Raises
-    ------
-    InputError
-        bad sequences or labels (shape, NaN/inf, not 0/1, lengths), or a
-        module whose logits do not have Y's shape
-    TrainingError
-        when the training loss becomes NaN or infinite
-    """
-    epochs = check_int(epochs, "epochs", 1)
-    batch_size = check_int(batch_size, "batch_size", 1)
-    patience = check_int(patience, "patience", 1)
-    seed = check_int(seed, "seed", 0)
-    lr = check_positive(lr, "lr")
-    if clip_grad is not None:
-        clip_grad = check_positive(clip_grad, "clip_grad")
-    if not isinstance(module, nn.Module):
-        raise InputError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    if (X_val is None) != (Y_val is None):
-        raise InputError("X_val and Y_val must be given together")
-    Xa = _sequences(X, "X", None)
-    n_labels = _n_label_columns(Y)
-    Ya = _labels(Y, "Y", len(Xa), n_labels)
-    dtype = _module_dtype(module)
-    Zt = torch.as_tensor(Xa, dtype=dtype)
-    Yt = torch.as_tensor(Ya, dtype=dtype)
-    Zv = Yv = None
-    if X_val is not None:
-        Xva = _sequences(X_val, "X_val", Xa.shape[2])
-        Yva = _labels(Y_val, "Y_val", len(Xva), n_labels)
-        Zv, Yv = torch.as_tensor(Xva, dtype=dtype), torch.as_tensor(Yva, dtype=dtype)
-
-    gen = torch.Generator().manual_seed(seed)
-    params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=lr)
-    bce = nn.BCEWithLogitsLoss()
-    n = len(Zt)
-    hist: dict[str, Any] = dict(train_loss=[], val_loss=[], penalty=[], seconds=[],
-                                best_epoch=None, stopped_early=False)
-    best_val, best_state, since_best = math.inf, None, 0
-    bar = tqdm(total=epochs, disable=not verbose or not sys.stderr.isatty(),
-               desc=f"{type(module).__name__} fit", leave=False)
-    try:
-        for epoch in range(epochs):
-            start = time.perf_counter()
-            if before_epoch is not None:
-                before_epoch(epoch)
-            module.train()
-            perm = torch.randperm(n, generator=gen)
-            loss_sum = pen_sum = 0.0
-            for b in range(0, n, batch_size):
-                idx = perm[b:b + batch_size]
-                z, yb = Zt[idx], Yt[idx]
-                optimizer.zero_grad()
-                logits = module(z)
-                if logits.shape != yb.shape:
-                    raise InputError(f"the module returned logits of shape "
-                                     f"{tuple(logits.shape)} for a batch whose labels have "
-                                     f"shape {tuple(yb.shape)} (one logit per label)")
-                loss = bce(logits, yb)
-                total = loss
-                if penalty is not None:
-                    pen = penalty(z)
-                    total = total + pen
-                    pen_sum += float(pen.detach()) * len(idx)
-                total.backward()
-                if clip_grad is not None:
-                    nn.utils.clip_grad_norm_(params, clip_grad)
-                optimizer.step()
-                loss_sum += float(loss.detach()) * len(idx)
-            train = loss_sum / n
-            if not math.isfinite(train) or not math.isfinite(pen_sum):
-                raise TrainingError(f"training diverged in epoch {epoch}: the loss is "
-                                    f"{train} (penalty {pen_sum / n}); try a smaller lr "
-                                    f"(now {lr})")
-            hist["train_loss"].append(train)
-            hist["penalty"].append(pen_sum / n)
-            if Zv is not None:
-                module.eval()
-                v = _mean_bce(module, Zv, Yv)
-                hist["val_loss"].append(v)
-                if v < best_val:
-                    best_val, since_best, hist["best_epoch"] = v, 0, epoch
-                    best_state = copy.deepcopy(module.state_dict())
-                else:
-                    since_best += 1
-            hist["seconds"].append(time.perf_counter() - start)
-            bar.update(1)
-            bar.set_postfix(train=f"{train:.4f}",
-                            **({"val": f"{hist['val_loss'][-1]:.4f}"} if Zv is not None
-                               else {}))
-            if Zv is not None and since_best >= patience:
-                hist["stopped_early"] = epoch < epochs - 1
-                break
-    finally:
-        bar.close()
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    module.eval()
-    return hist
 
 
 # ------------------------------------------------------------ torch modules
@@ -419,19 +246,13 @@ class _RecurrentClassifier:
         The caller's arrays are not modified.
         """
         self._check_params()
-        Xa = _sequences(X, "X", self.input_size)
-        Ya = _labels(Y, "Y", len(Xa), self.output_size)
-        if (X_val is None) != (Y_val is None):
-            raise InputError("X_val and Y_val must be given together")
+        Xa, Ya, Xva, Yva = sequence_data(X, Y, X_val, Y_val, n_features=self.input_size,
+                                         n_labels=self.output_size)
         flat = Xa.reshape(-1, Xa.shape[2])
         mean, std = flat.mean(0), flat.std(0)
         std[~(std > 1e-12)] = 1.0
         Z = ((Xa - mean) / std).astype(np.float32)
-        Zv = Yva = None
-        if X_val is not None:
-            Xva = _sequences(X_val, "X_val", self.input_size)
-            Yva = _labels(Y_val, "Y_val", len(Xva), self.output_size)
-            Zv = ((Xva - mean) / std).astype(np.float32)
+        Zv = None if Xva is None else ((Xva - mean) / std).astype(np.float32)
         module = self._build(torch.Generator().manual_seed(self.seed))
         self.history_ = train_sequence_classifier(
             module, Z, Ya, Zv, Yva, epochs=epochs, batch_size=batch_size, lr=lr,

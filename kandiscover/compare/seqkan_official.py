@@ -47,8 +47,9 @@ What the package is, read from its source (``seqkan/model.py``,
   commented out), MSE loss, batch 16.  Here: Adam, ``lr=0.05`` by default
   (``optimizer="sgd"`` gives SGD with ``lr=0.2``), and, for binary labels, the
   binary cross-entropy of the last step's outputs taken as logits, like
-  :meth:`SeqKAN.fit <kandiscover.kan.seqkan.SeqKAN.fit>`.  The loop is ours
-  (same steps as ``train``): ``train`` writes ``model.pth`` and
+  :meth:`SeqKAN.fit <kandiscover.kan.seqkan.SeqKAN.fit>`.  The loop is ours,
+  :func:`~kandiscover.kan.seqtrain.train_last_step` (SeqKAN's, run with the
+  same steps as ``train``: no gradient clipping): ``train`` writes ``model.pth`` and
   ``losses.png``, prints every epoch, needs a validation set and returns
   the *last* model rather than the best one (it keeps a reference, not a
   copy); here the best weights are restored in memory.
@@ -62,23 +63,19 @@ subsample.
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
-import math
 import os
 import random
-import sys
 import tempfile
 from typing import Any, Iterator
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from .._validation import check_int, check_positive
-from ..errors import InputError, TrainingError
-from ..kan.seqkan import _labels, _sequences
+from .._validation import check_int
+from ..errors import InputError
+from ..kan.seqtrain import _sequences, check_settings, sequence_data, train_last_step
 from ..kan.train import History
 
 __all__ = ["OfficialSeqKAN", "available"]
@@ -232,17 +229,13 @@ class OfficialSeqKAN:
         """
         seqkan = _require_seqkan()
         self._check_params()
-        epochs = check_int(epochs, "epochs", 1)
-        batch_size = check_int(batch_size, "batch_size", 1)
-        patience = check_int(patience, "patience", 1)
         if optimizer not in _OPTIMIZERS:
             raise InputError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
         opt_cls, default_lr = _OPTIMIZERS[optimizer]
-        lr = default_lr if lr is None else check_positive(lr, "lr")
-        Xa = _sequences(X, "X", self.input_size)
-        Ya = _labels(Y, "Y", len(Xa), self.output_size)
-        if (X_val is None) != (Y_val is None):
-            raise InputError("X_val and Y_val must be given together")
+        epochs, batch_size, patience, lr, _ = check_settings(
+            epochs, batch_size, patience, default_lr if lr is None else lr, None)
+        Xa, Ya, Xv, Yva = sequence_data(X, Y, X_val, Y_val, n_features=self.input_size,
+                                        n_labels=self.output_size)
         rng = np.random.default_rng(self.seed)
         if max_windows is not None:
             max_windows = check_int(max_windows, "max_windows", 1)
@@ -256,67 +249,21 @@ class OfficialSeqKAN:
         self.x_center_, self.x_half_range_ = (lo + hi) / 2, half
         Zt, Yt = self._scale(Xa), torch.as_tensor(Ya, dtype=torch.float32)
         Zv = Yv = None
-        if X_val is not None:
-            Xv = _sequences(X_val, "X_val", self.input_size)
-            Zv = self._scale(Xv)
-            Yv = torch.as_tensor(_labels(Y_val, "Y_val", len(Xv), self.output_size),
-                                 dtype=torch.float32)
-        bce = nn.BCEWithLogitsLoss()
-        gen = torch.Generator().manual_seed(int(self.seed))
-        hist = History()
-        n = len(Zt)
+        if Xv is not None:
+            Zv, Yv = self._scale(Xv), torch.as_tensor(Yva, dtype=torch.float32)
         with _isolated(verbose):
             model = self._build(seqkan)
-            opt = opt_cls(model.parameters(), lr=lr)
-            best_val, best_state, since_best = math.inf, None, 0
-            bar = tqdm(total=epochs, disable=not verbose or not sys.stderr.isatty(),
-                       desc="official seqkan fit", leave=False)
-            try:
-                for epoch in range(epochs):
-                    model.train()
-                    perm = torch.randperm(n, generator=gen)
-                    loss_sum = 0.0
-                    for start in range(0, n, batch_size):
-                        idx = perm[start:start + batch_size]
-                        loss = bce(model(Zt[idx]), Yt[idx])
-                        opt.zero_grad()
-                        loss.backward()
-                        opt.step()
-                        loss_sum += float(loss.detach()) * len(idx)
-                    train = loss_sum / n
-                    if not math.isfinite(train):
-                        raise TrainingError(f"training diverged in epoch {epoch}: the loss "
-                                            f"is {train}; try a smaller lr (now {lr})")
-                    hist.train_loss.append(train)
-                    if Zv is not None:
-                        v = self._mean_bce(model, Zv, Yv, bce)
-                        hist.val_loss.append(v)
-                        if v < best_val:
-                            best_val, since_best, hist.best_step = v, 0, epoch
-                            best_state = copy.deepcopy(model.state_dict())
-                        else:
-                            since_best += 1
-                    bar.update(1)
-                    if Zv is not None and since_best >= patience:
-                        hist.stopped_early = True
-                        break
-            finally:
-                bar.close()
-            if best_state is not None:
-                model.load_state_dict(best_state)
-            model.eval()
-        self.model_, self.history_, self.n_windows_ = model, hist, n
+            # the package's train() has no gradient clipping
+            h = train_last_step(model, Zt, Yt, Zv, Yv,
+                                generator=torch.Generator().manual_seed(int(self.seed)),
+                                epochs=epochs, batch_size=batch_size, lr=lr,
+                                patience=patience, clip_grad=None, optimizer=opt_cls,
+                                val_batch_size=1024, verbose=verbose,
+                                desc="official seqkan fit")
+        hist = History(train_loss=h["train_loss"], val_loss=h["val_loss"],
+                       best_step=h["best_epoch"], stopped_early=h["stopped_early"])
+        self.model_, self.history_, self.n_windows_ = model, hist, len(Zt)
         return self
-
-    @staticmethod
-    def _mean_bce(model: nn.Module, Z: torch.Tensor, Y: torch.Tensor, bce: nn.Module,
-                  size: int = 1024) -> float:
-        """BCE over all sequences, computed in batches of ``size``."""
-        total = 0.0
-        with torch.no_grad():
-            for i in range(0, len(Z), size):
-                total += float(bce(model(Z[i:i + size]), Y[i:i + size])) * len(Z[i:i + size])
-        return total / len(Z)
 
     # ------------------------------------------------------------ prediction
     def decision_function(self, X: Any, batch_size: int = 1024) -> np.ndarray:

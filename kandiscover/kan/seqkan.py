@@ -58,26 +58,27 @@ Training (:meth:`SeqKAN.fit`) is Adam on the binary cross-entropy of the
 *last* step's logits, with the optional sparsity penalty of
 :mod:`kandiscover.sparsify.regularize` on both maps, early stopping on the
 validation loss (the best weights are restored), and every random choice
-drawn from a local ``torch.Generator``.
+drawn from a local ``torch.Generator`` (the loop is
+:func:`kandiscover.kan.seqtrain.train_last_step`, shared with the sequence
+baselines).
 """
 
 from __future__ import annotations
 
-import copy
 import math
-import sys
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F_
-from tqdm.auto import tqdm
 
-from .._validation import as_numeric_array, check_int, check_positive
-from ..errors import InputError, InputTypeError, TrainingError
+from .._validation import check_int, check_positive
+from ..errors import InputError
 from ..sparsify.regularize import regularization
 from .network import KAN
+from .seqtrain import _sequences
+from .seqtrain import check_settings, sequence_data, train_last_step
 from .spline import bspline_basis
 from .train import History
 
@@ -86,56 +87,6 @@ __all__ = ["SeqKAN"]
 _VARIANTS = ("standard", "wide")
 _SQUASH = ("tanh", "none")
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-def _sequences(x: Any, name: str, n_features: int | None) -> np.ndarray:
-    """Validate a batch of sequences (n, time, features) as a float64 array."""
-    arr = as_numeric_array(x, name)
-    if arr.ndim != 3:
-        raise InputError(f"{name} must be 3-D (sequences, time steps, features), "
-                         f"got shape {arr.shape}")
-    if 0 in arr.shape:
-        raise InputError(f"{name} is empty (shape {arr.shape}); at least one sequence "
-                         "of at least one step is needed")
-    if n_features is not None and arr.shape[2] != n_features:
-        raise InputError(f"{name} has {arr.shape[2]} features per step but the model's "
-                         f"input_size is {n_features}")
-    arr = arr.astype(np.float64, copy=False)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        seqs = np.unique(np.nonzero(bad)[0])
-        shown = ", ".join(str(int(s)) for s in seqs[:5])
-        more = f", ... ({len(seqs)} in all)" if len(seqs) > 5 else ""
-        kind = "NaN" if np.isnan(arr).any() else "infinite"
-        raise InputError(f"{name} has {int(bad.sum())} non-finite ({kind}) values, in "
-                         f"sequences {shown}{more}")
-    return arr
-
-
-def _labels(y: Any, name: str, n: int, n_outputs: int) -> np.ndarray:
-    """Validate 0/1 labels (n,) or (n, n_outputs) as a float64 (n, n_outputs) array."""
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
-    try:
-        arr = np.asarray(y)
-    except Exception as exc:
-        raise InputTypeError(f"{name} could not be read as an array: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                   or arr.dtype == np.bool_):
-        raise InputTypeError(f"{name} must be numeric or boolean, got dtype {arr.dtype!s}")
-    if arr.ndim == 1 and n_outputs == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[1] != n_outputs:
-        raise InputError(f"{name} must have shape (n, {n_outputs}) (one label per output), "
-                         f"got shape {arr.shape}")
-    if arr.shape[0] != n:
-        raise InputError(f"{name} has {arr.shape[0]} rows but there are {n} sequences")
-    arr = arr.astype(np.float64)
-    if not np.all((arr == 0) | (arr == 1)):
-        bad = arr[~((arr == 0) | (arr == 1))]
-        raise InputError(f"{name} must hold binary labels (0/1 or bool); found "
-                         f"{len(bad)} other values, e.g. {bad[0]!r}")
-    return arr
 
 
 class SeqKAN(nn.Module):
@@ -453,41 +404,38 @@ class SeqKAN(nn.Module):
         penalty), validation BCE, mean penalty, the epochs of grid updates,
         ``best_step`` (best validation epoch) and ``stopped_early``.
         """
-        epochs = check_int(epochs, "epochs", 1)
-        batch_size = check_int(batch_size, "batch_size", 1)
-        patience = check_int(patience, "patience", 1)
+        epochs, batch_size, patience, lr, clip_grad = check_settings(
+            epochs, batch_size, patience, lr, clip_grad)
         reg_samples = check_int(reg_samples, "reg_samples", 1)
         grid_samples = check_int(grid_samples, "grid_samples", 2)
-        lr = check_positive(lr, "lr")
         for name, v in (("lamb", lamb), ("lamb_l1", lamb_l1), ("lamb_entropy", lamb_entropy)):
             check_positive(v, name, allow_zero=True)
-        if clip_grad is not None:
-            clip_grad = check_positive(clip_grad, "clip_grad")
         grid_epochs = {check_int(e, "grid_update_epochs entry", 0) for e in grid_update_epochs}
-        Xa = _sequences(X, "X", self.input_size)
-        Ya = _labels(Y, "Y", len(Xa), self.output_size)
-        if (X_val is None) != (Y_val is None):
-            raise InputError("X_val and Y_val must be given together")
+        gen = torch.Generator().manual_seed(self.seed if seed is None else
+                                            check_int(seed, "seed", 0))
+        Xa, Ya, Xva, Yva = sequence_data(X, Y, X_val, Y_val, n_features=self.input_size,
+                                         n_labels=self.output_size)
         dev, dt = self.device, self.dtype
         if not bool(self.normalized):
             self.fit_normalization(Xa)
         Xt = torch.as_tensor(Xa, dtype=dt, device=dev)
-        Yt = torch.as_tensor(Ya, dtype=dt, device=dev)
         Zt = (Xt - self.x_mean) / self.x_std
+        Yt = torch.as_tensor(Ya, dtype=dt, device=dev)
         Zv = Yv = None
-        if X_val is not None:
-            Xv = _sequences(X_val, "X_val", self.input_size)
-            Yva = _labels(Y_val, "Y_val", len(Xv), self.output_size)
-            Zv = (torch.as_tensor(Xv, dtype=dt, device=dev) - self.x_mean) / self.x_std
+        if Xva is not None:
+            Zv = (torch.as_tensor(Xva, dtype=dt, device=dev) - self.x_mean) / self.x_std
             Yv = torch.as_tensor(Yva, dtype=dt, device=dev)
-        gen = torch.Generator().manual_seed(self.seed if seed is None else
-                                            check_int(seed, "seed", 0))
         n, T = Zt.shape[:2]
-        bce = nn.BCEWithLogitsLoss()
         n_grid_seq = max(1, min(n, math.ceil(grid_samples / T)))
+        grid_updates: list[int] = []
 
-        def make_optimizer():
-            return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=lr)
+        def before_epoch(epoch: int) -> bool:
+            if epoch not in grid_epochs:
+                return False
+            sel = torch.randperm(n, generator=gen)[:n_grid_seq].to(dev)
+            self.update_grids(Xt[sel], max_samples=grid_samples)
+            grid_updates.append(epoch)
+            return True                     # the knots moved: a fresh optimizer
 
         def penalty(kan: KAN, rows: torch.Tensor) -> torch.Tensor:
             if len(rows) > reg_samples:
@@ -495,72 +443,29 @@ class SeqKAN(nn.Module):
             nodes = kan.trace(rows)[0][:-1]
             return regularization(kan, nodes, lamb_l1, lamb_entropy)
 
-        def val_loss() -> float:
-            with torch.no_grad():
-                tot = 0.0
-                for i in range(0, len(Zv), 4096):
-                    tot += float(bce(self._last_logits(Zv[i:i + 4096]), Yv[i:i + 4096])) * \
-                        len(Zv[i:i + 4096])
-            return tot / len(Zv)
+        def step(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+            """Last-step logits and, with lamb > 0, the penalty on the same unroll."""
+            hs = self._unroll(z)
+            o_in = self._o_inputs(z, hs)
+            logits = self._apply_o(o_in[:, -1:])[:, 0]
+            if not lamb > 0:
+                return logits, None
+            rows_h = self._h_inputs(z, hs).reshape(-1, self.phi_h.n_inputs)
+            rows_o = o_in.reshape(-1, self.phi_o.n_inputs)
+            return logits, penalty(self.phi_h, rows_h) + penalty(self.phi_o, rows_o)
 
-        optimizer = make_optimizer()
-        hist = History()
-        best_val, best_state, since_best = math.inf, None, 0
-        bar = tqdm(total=epochs, disable=not verbose or not sys.stderr.isatty(),
-                   desc="seqkan fit", leave=False)
+        was_training = self.training
         try:
-            for epoch in range(epochs):
-                if epoch in grid_epochs:
-                    sel = torch.randperm(n, generator=gen)[:n_grid_seq].to(dev)
-                    self.update_grids(Xt[sel], max_samples=grid_samples)
-                    hist.grid_updates.append(epoch)
-                    optimizer = make_optimizer()
-                perm = torch.randperm(n, generator=gen).to(dev)
-                loss_sum, reg_sum = 0.0, 0.0
-                for start in range(0, n, batch_size):
-                    idx = perm[start:start + batch_size]
-                    z, yb = Zt[idx], Yt[idx]
-                    optimizer.zero_grad()
-                    hs = self._unroll(z)
-                    o_in = self._o_inputs(z, hs)
-                    logits = self._apply_o(o_in[:, -1:])[:, 0]
-                    loss = bce(logits, yb)
-                    total = loss
-                    if lamb > 0:
-                        rows_h = self._h_inputs(z, hs).reshape(-1, self.phi_h.n_inputs)
-                        rows_o = o_in.reshape(-1, self.phi_o.n_inputs)
-                        reg = penalty(self.phi_h, rows_h) + penalty(self.phi_o, rows_o)
-                        reg_sum += float(reg.detach()) * len(idx)
-                        total = total + lamb * reg
-                    total.backward()
-                    if clip_grad is not None:
-                        nn.utils.clip_grad_norm_(self.parameters(), clip_grad)
-                    optimizer.step()
-                    loss_sum += float(loss.detach()) * len(idx)
-                train = loss_sum / n
-                if not math.isfinite(train):
-                    raise TrainingError(f"training diverged in epoch {epoch}: the loss is "
-                                        f"{train}; try a smaller lr (now {lr})")
-                hist.train_loss.append(train)
-                hist.reg.append(reg_sum / n)
-                if Zv is not None:
-                    v = val_loss()
-                    hist.val_loss.append(v)
-                    if v < best_val:
-                        best_val, since_best, hist.best_step = v, 0, epoch
-                        best_state = copy.deepcopy(self.state_dict())
-                    else:
-                        since_best += 1
-                bar.update(1)
-                bar.set_postfix(train=f"{train:.4f}",
-                                **({"val": f"{hist.val_loss[-1]:.4f}"} if hist.val_loss else {}))
-                if Zv is not None and since_best >= patience:
-                    hist.stopped_early = True
-                    break
+            h = train_last_step(self, Zt, Yt, Zv, Yv, generator=gen, epochs=epochs,
+                                batch_size=batch_size, lr=lr, patience=patience,
+                                clip_grad=clip_grad, logits=self._last_logits, step=step,
+                                penalty_weight=lamb, before_epoch=before_epoch,
+                                verbose=verbose, desc="seqkan fit")
         finally:
-            bar.close()
-        if best_state is not None:
-            self.load_state_dict(best_state)
+            self.train(was_training)
+        hist = History(train_loss=h["train_loss"], val_loss=h["val_loss"], reg=h["penalty"],
+                       grid_updates=grid_updates, best_step=h["best_epoch"],
+                       stopped_early=h["stopped_early"])
         # samples for prune()/attribution()/auto_symbolic() of the maps without X
         sel = torch.randperm(n, generator=gen)[:max(1, min(n, math.ceil(1000 / T)))].to(dev)
         xh, xo = self.traced_inputs(Xt[sel], max_samples=1000)
