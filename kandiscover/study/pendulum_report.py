@@ -79,7 +79,7 @@ def _save(fig, path: Path) -> None:
 
 def _roc_figure(store: ResultStore, ds: SequenceDataset, out: Path) -> str:
     from matplotlib.figure import Figure
-    fig = Figure(figsize=(10, 8))
+    fig = Figure(figsize=(10, 8), layout="constrained")
     axes = fig.subplots(2, 2)
     labels = {s: ds.windows(s, 50, 5).labels for s in ("test_interp", "test_extrap")}
     runs = [r for r in store.runs() if r["status"] == "ok" and r["seed"] == 0]
@@ -101,14 +101,24 @@ def _roc_figure(store: ResultStore, ds: SequenceDataset, out: Path) -> str:
     return "roc_curves.png"
 
 
+def _best_unit(an: dict, split: str = "test_extrap") -> tuple[int, str, float]:
+    """(unit, variable, rho) of the largest |rho| with L or L_dot."""
+    best = (0, "L", 0.0)
+    for var in ("L", "L_dot"):
+        for k, r in enumerate(an[split]["spearman"].get(var, [])):
+            if np.isfinite(r) and abs(r) > abs(best[2]):
+                best = (k, var, float(r))
+    return best
+
+
 def _hidden_figure(an: dict, ds: SequenceDataset, out: Path, name: str) -> str:
     from matplotlib.figure import Figure
     split = "test_extrap"
-    unit, var, rho = an[split]["best_unit"]
+    unit, var, rho = _best_unit(an, split)
     h = an["arrays"][f"hidden_last.{split}"][:, int(unit)]
     seq, last = an["arrays"][f"sequence.{split}"], an["arrays"][f"last_step.{split}"]
     rate = float(ds.attrs["sample_rate_hz"])
-    fig = Figure(figsize=(10, 6))
+    fig = Figure(figsize=(11, 6), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True)
     for ax, s in zip(axes.ravel(), np.unique(seq)[:4]):
         sel = seq == s
@@ -229,7 +239,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
             sp = an["test_extrap"]["spearman"]
             for k in range(len(sp["L"])):
                 L.append(f"| {an['run']} | h{k + 1} | {sp['L'][k]:+.3f} | {sp['L_dot'][k]:+.3f} |")
-            u = an["test_extrap"]["best_unit"]
+            u = _best_unit(an)
             if best is None or abs(u[2]) > abs(best[1][2]):
                 best = (an, u)
         an, u = best
