@@ -272,3 +272,21 @@ def test_cli_study_pendulum(tmp_path, small, capsys):
     rc = main(["study", "pendulum", "--quick", "--methods", "rnn", "--seeds", "0",
                "--out", str(out), "--quiet"])
     assert rc == 2 and "seeds must be" in capsys.readouterr().err
+
+
+def test_a_cached_dataset_of_other_settings_is_refused(tmp_path, small):
+    save_dataset(small, tmp_path / study.DATASET_FILE)  # seed 3, 6 s: not the quick settings
+    with pytest.raises(InputError, match="other settings than this study's.*seed: 3"):
+        study.run_pendulum_study(tmp_path, quick=True, seeds=1, methods=["rnn"],
+                                 verbose=False)
+
+
+def test_a_failed_analysis_is_recorded_and_reported(tmp_path, small, monkeypatch):
+    def broken(*a):
+        raise RuntimeError("symbolic fit exploded")
+
+    monkeypatch.setattr(study, "_analyse", broken)
+    store = study.run_pendulum_study(tmp_path, seeds=1, quick=True, dataset=small,
+                                     methods=["seqkan"], verbose=False)
+    assert store.get("analysis-seqkan-seed0", group="extra")["status"] == "failed"
+    assert "symbolic fit exploded" in (tmp_path / "report.md").read_text()

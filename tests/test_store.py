@@ -115,8 +115,12 @@ def test_atomic_files_get_the_usual_permissions(tmp_path):
     import os
     import stat
 
-    from kandiscover.data.store import _UMASK, atomic_path
+    from kandiscover.data.store import _umask, atomic_path
     with atomic_path(tmp_path / "f.txt") as tmp:
         tmp.write_text("x")
     mode = stat.S_IMODE(os.stat(tmp_path / "f.txt").st_mode)
-    assert mode == 0o666 & ~_UMASK
+    assert mode == 0o666 & ~_umask()
+    os.chmod(tmp_path / "f.txt", 0o640)  # a replaced file keeps its mode
+    with atomic_path(tmp_path / "f.txt") as tmp:
+        tmp.write_text("y")
+    assert stat.S_IMODE(os.stat(tmp_path / "f.txt").st_mode) == 0o640

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
@@ -90,11 +91,6 @@ def _rho(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.log(p) - np.log1p(-p)
-
-
 def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_extrap", *,
                           window: int | None = None, stride: int | None = None,
                           variables: Sequence[str] | None = None,
@@ -144,8 +140,9 @@ def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_ex
         raise InputError(f"unknown hidden variable(s) {missing}; the dataset has "
                          f"{', '.join(w.hidden) or 'none'}")
 
-    hidden = np.concatenate([model.hidden_states(w.inputs[i:i + 4096]).detach().cpu().numpy()
-                             for i in range(0, len(w), 4096)])
+    with torch.no_grad():
+        hidden = np.concatenate([model.hidden_states(w.inputs[i:i + 4096]).cpu().numpy()
+                                 for i in range(0, len(w), 4096)])
     spearman = {n: np.array([_rho(hidden[:, -1, k], w.hidden[n][:, -1])
                              for k in range(model.hidden_size)]) for n in names}
     out = HiddenStateAnalysis(split, hidden, {n: w.hidden[n] for n in names}, w.sequence,
@@ -157,8 +154,9 @@ def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_ex
                                  input_names=w.feature_names, output_names=w.label_names,
                                  lib=lib, max_samples=max_samples)
     out.rules = rules
-    p_model = model.predict_proba(w.inputs)
-    p_sym = rules.model.predict_proba(w.inputs) if rules is not None else None
+    # logits, not probabilities: float32 probabilities saturate at |logit| > ~17
+    p_model = model.decision_function(w.inputs)
+    p_sym = rules.model.decision_function(w.inputs) if rules is not None else None
     analytic = pendulum.analytic_decisions(ds) if is_pendulum else {}
     for j, lab in enumerate(w.label_names):
         y = w.labels[:, j]
@@ -168,6 +166,6 @@ def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_ex
             if lab in analytic:
                 ref = analytic[lab][w.sequence, w.last_step]
                 d["auc_analytic"] = _auc(y, ref)
-                d["rho_analytic"] = _rho(_logit(p_sym[:, j]), ref)
+                d["rho_analytic"] = _rho(p_sym[:, j], ref)
         out.labels[lab] = d
     return out

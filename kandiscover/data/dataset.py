@@ -173,6 +173,11 @@ class SequenceDataset:
         if length > n_steps:
             raise InputError(f"window length {length} is longer than the sequences "
                              f"({n_steps} steps)")
+        for g in ("sequences", "hidden", "labels"):
+            for k, a in self.groups.get(g, {}).items():
+                if a.ndim != 2 or a.shape[1] != n_steps:
+                    raise InputError(f"/{g}/{k} has shape {a.shape}; windows need "
+                                     f"(n_sequences, {n_steps}) arrays")
         starts = np.arange(0, n_steps - length + 1, stride)
         last = starts + length - 1
 

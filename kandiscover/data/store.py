@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -43,12 +44,17 @@ _NODE_TENSORS = ("subnode_scale", "subnode_bias", "node_scale", "node_bias")
 
 
 def _umask() -> int:
+    """The process umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-_UMASK = _umask()
 
 
 class atomic_path:
@@ -66,7 +72,11 @@ class atomic_path:
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.suffix,
                                    dir=folder)
         os.close(fd)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a saved file gets the usual mode
+        # mkstemp makes 0600: a replaced file keeps its mode, a new one gets the usual one
+        if self.path.exists():
+            shutil.copymode(self.path, tmp)
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())
         self.tmp = Path(tmp)
         return self.tmp
 

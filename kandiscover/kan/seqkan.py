@@ -313,13 +313,17 @@ class SeqKAN(nn.Module):
         return self._unroll(self._prepare(x))
 
     @torch.no_grad()
-    def predict_proba(self, x: Any, batch_size: int = 4096) -> np.ndarray:
-        """Sigmoid of the last step's logits, (batch, output_size), numpy."""
+    def decision_function(self, x: Any, batch_size: int = 4096) -> np.ndarray:
+        """The last step's logits, (batch, output_size), numpy."""
         batch_size = check_int(batch_size, "batch_size", 1)
         z = self._prepare(x)
-        out = [torch.sigmoid(self._last_logits(z[i:i + batch_size]))
-               for i in range(0, len(z), batch_size)]
+        out = [self._last_logits(z[i:i + batch_size]) for i in range(0, len(z), batch_size)]
         return torch.cat(out).cpu().numpy()
+
+    def predict_proba(self, x: Any, batch_size: int = 4096) -> np.ndarray:
+        """Sigmoid of the last step's logits, (batch, output_size), numpy."""
+        logits = self.decision_function(x, batch_size)
+        return torch.sigmoid(torch.as_tensor(logits)).numpy()
 
     def _last_logits(self, z: torch.Tensor) -> torch.Tensor:
         hs = self._unroll(z)

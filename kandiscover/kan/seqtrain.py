@@ -291,10 +291,10 @@ def train_last_step(
     return hist
 
 
-def _module_dtype(module: nn.Module) -> torch.dtype:
+def _module_dtype(module: nn.Module) -> tuple[torch.dtype, torch.device]:
     for p in module.parameters():
-        return p.dtype
-    return torch.get_default_dtype()
+        return p.dtype, p.device
+    return torch.get_default_dtype(), torch.device("cpu")
 
 
 def train_sequence_classifier(
@@ -349,8 +349,8 @@ def train_sequence_classifier(
         raise InputError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     check_settings(epochs, batch_size, patience, lr, clip_grad)
     seed = check_int(seed, "seed", 0)
-    dtype = _module_dtype(module)
-    Z, Yt, Zv, Yv = (None if a is None else torch.as_tensor(a, dtype=dtype)
+    dtype, device = _module_dtype(module)
+    Z, Yt, Zv, Yv = (None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
                      for a in sequence_data(X, Y, X_val, Y_val))
 
     def step(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -12,7 +12,7 @@ on the interpolation and extrapolation test splits:
 ``rnn``, ``lstm``         torch's tanh RNN and LSTM
 ``tkan``                  TKAN (:class:`kandiscover.compare.recurrent.TKANClassifier`)
 ``seqkan_official``       the authors' package seqkan 0.8.1 (``bench`` extra),
-                          on a subsample of the windows: it is ~100x slower
+                          on a subsample of the windows: it is ~10x slower
 ``operon``                Operon on the last step (theta_t, omega_t,
                           theta_{t-1}, omega_{t-1}), one formula per label
 ========================  ====================================================
@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from .._validation import check_int
 from ..data import pendulum
 from ..data.dataset import SequenceDataset, load_dataset, save_dataset
-from ..errors import InputError
+from ..errors import InputError, KandiscoverError
 from .results import ResultStore
 
 __all__ = ["run_pendulum_study", "study_config", "METHODS", "TEST_SPLITS"]
@@ -88,6 +88,7 @@ def _dataset(out: Path, cfg: dict, dataset: str | os.PathLike | SequenceDataset 
                              "a sequence dataset (kandiscover dataset pendulum OUT.h5)")
     elif (out / DATASET_FILE).exists():
         ds = load_dataset(out / DATASET_FILE)
+        _check_cached(ds, cfg["dataset"], out / DATASET_FILE)
     else:
         ds = pendulum.make_pendulum(**cfg["dataset"])
         out.mkdir(parents=True, exist_ok=True)
@@ -102,9 +103,30 @@ def _dataset(out: Path, cfg: dict, dataset: str | os.PathLike | SequenceDataset 
     return pendulum.pendulum_view(ds)
 
 
+def _check_cached(ds: Any, settings: dict, path: Path) -> None:
+    """Refuse a cached dataset that the study's settings would not make."""
+    import inspect
+    want = {k: v.default for k, v in inspect.signature(pendulum.make_pendulum).parameters.items()}
+    want |= settings
+    have = {"seed": ds.attrs.get("seed"), "duration": ds.attrs.get("duration_s"),
+            "dt": ds.attrs.get("dt"), "rate_hz": ds.attrs.get("sample_rate_hz"),
+            "generator_version": ds.attrs.get("generator_version")}
+    if isinstance(ds, SequenceDataset):
+        have |= {f"n_{k}": len(v) for k, v in ds.groups.get("splits", {}).items()}
+    want = {"seed": want["seed"], "duration": want["duration"], "dt": want["dt"],
+            "rate_hz": want["rate_hz"], "generator_version": pendulum.GENERATOR_VERSION,
+            "n_train": want["n_train"], "n_val": want["n_val"],
+            "n_test_interp": want["n_interp"], "n_test_extrap": want["n_extrap"]}
+    diff = [k for k in want if have.get(k) is None or float(have[k]) != float(want[k])]
+    if diff:
+        raise InputError(f"{path} was made with other settings than this study's "
+                         f"({', '.join(f'{k}: {have.get(k)} instead of {want[k]}' for k in diff)}); "
+                         "use another --out folder or delete the file")
+
+
 def _dataset_identity(ds: SequenceDataset) -> dict[str, Any]:
     return {k: ds.attrs.get(k) for k in ("seed", "generator_version", "theta_star",
-                                        "duration_s", "sample_rate_hz")} | {
+                                        "duration_s", "sample_rate_hz", "dt")} | {
         "n_sequences": int(ds.n_sequences),
         "splits": {k: int(len(v)) for k, v in ds.groups["splits"].items()}}
 
@@ -220,7 +242,7 @@ def _analyse(store: ResultStore, ds: SequenceDataset, key: str, cfg: dict) -> No
     run = store.get(key)
     model = load_seqkan(run)
     first = hidden_state_analysis(model, ds, "test_extrap")
-    attrs: dict[str, Any] = {"run": key, "rules": {
+    attrs: dict[str, Any] = {"run": key, "status": "ok", "rules": {
         "update": [str(e) for e in first.rules.update],
         "output": [str(e) for e in first.rules.output],
         "update_latex": first.rules.update_latex(), "output_latex": first.rules.output_latex(),
@@ -235,7 +257,7 @@ def _analyse(store: ResultStore, ds: SequenceDataset, key: str, cfg: dict) -> No
         arrays[f"sequence.{split}"] = a.sequence
         arrays[f"last_step.{split}"] = a.last_step
         arrays[f"proba_symbolic.{split}"] = a.rules.model.predict_proba(
-            ds.windows(split, 50, 5).inputs).astype(np.float32)
+            ds.windows(split, pendulum.WINDOW, pendulum.STRIDE).inputs).astype(np.float32)
     store.add(f"analysis-{key}", attrs, arrays, group="extra")
 
 
@@ -291,11 +313,11 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
     cfg = study_config(quick)
     ds = _dataset(out, cfg, dataset)
     store = ResultStore(out / "results.h5", "pendulum",
-                        {"config": cfg, "dataset": _dataset_identity(ds), "window": 50,
-                         "stride": 5})
+                        {"config": cfg, "dataset": _dataset_identity(ds),
+                         "window": pendulum.WINDOW, "stride": pendulum.STRIDE})
     data: dict[str, Any] = {}
     for split in ("train", "val", *TEST_SPLITS):
-        w = ds.windows(split, 50, 5)
+        w = ds.windows(split, pendulum.WINDOW, pendulum.STRIDE)
         data[split] = (w.inputs, w.labels.astype(np.float64))
     data |= {"X": data["train"][0], "Y": data["train"][1], "Xv": data["val"][0],
              "Yv": data["val"][1]}
@@ -322,7 +344,14 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
                      and store.get(k)["status"] == "ok"],
                     desc="hidden-state analysis", disable=not verbose):
         if not store.has(f"analysis-{key}", group="extra"):
-            _analyse(store, ds, key, cfg)
+            try:
+                _analyse(store, ds, key, cfg)
+            except (KandiscoverError, RuntimeError, ValueError, ArithmeticError) as exc:
+                store.add(f"analysis-{key}", {"run": key, "status": "failed",
+                                              "error": f"{type(exc).__name__}: {exc}"},
+                          group="extra")
+                if verbose:
+                    tqdm.write(f"hidden-state analysis of {key} failed: {exc}")
     if report:
         from .pendulum_report import write_report
         write_report(store, ds, out)

@@ -134,7 +134,8 @@ class ResultStore:
                     new.attrs["study"] = self.study
                     new.attrs["format_version"] = RESULTS_FORMAT_VERSION
                     new.attrs["definition"] = "json:" + _canonical(self.definition)
-                parent = new.require_group(group)
+                parent = new[group] if group in new else new.create_group(group,
+                                                                          track_order=True)
                 if key in parent:
                     del parent[key]
                 g = parent.create_group(key, track_order=True)

@@ -17,6 +17,7 @@ running that copy.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -111,6 +112,10 @@ def symbolify_seqkan(model, X: Any, *, input_names: Sequence[str] | None = None,
                  else [f"y{j + 1}" for j in range(O)])
     if len(names_in) != F or not all(n.isidentifier() for n in names_in):
         raise InputError(f"input_names must be {F} identifiers, got {names_in}")
+    clash = [n for n in names_in if re.fullmatch(r"(h\d+|z\d+)(_prev)?|.*_prev", n)]
+    if clash or len(set(names_in)) != F:
+        raise InputError(f"input_names {clash or names_in} clash with the rules' own names "
+                         "(h1, h1_prev, ..., <name>_prev) or with each other")
     if len(names_out) != O:
         raise InputError(f"output_names must have {O} names, got {names_out}")
     xh, xo = model.traced_inputs(X, max_samples=max_samples)
@@ -137,7 +142,7 @@ def symbolify_seqkan(model, X: Any, *, input_names: Sequence[str] | None = None,
 
     def raw(exprs: list[sympy.Expr], xs: Sequence[sympy.Symbol]) -> list[sympy.Expr]:
         sub = {z: (x - float(m)) / float(s) for z, x, m, s in zip(z_syms, xs, mean, std)}
-        return [_rounded(e.subs(sub), digits) for e in exprs]
+        return [_rounded(e.xreplace(sub), digits) for e in exprs]  # simultaneous
 
     h_names = zn + [str(s) for s in h_prev]
     upd = raw(_map_expr(sym.phi_h, h_names, xh), x_now)
