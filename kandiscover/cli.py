@@ -209,6 +209,67 @@ def _cmd_study_pendulum(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study_common(args: argparse.Namespace) -> dict:
+    from .errors import InputError
+
+    def floats(text: str, what: str) -> list[float]:
+        try:
+            return [float(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise InputError(f"{what} must be comma-separated numbers such as 0,0.01; "
+                             f"got {text!r}") from None
+
+    methods = _names_arg(args.methods, "--methods")
+    return dict(methods=methods, noise=floats(args.noise, "--noise"), seeds=args.seeds,
+                budget=args.budget, out=args.out, workers=args.workers,
+                scheduler=args.scheduler, dask_workers=args.dask_workers,
+                verbose=not args.quiet)
+
+
+def _study_summary(store, out) -> int:
+    runs = store.runs()
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    solved = sum(1 for r in runs if r.get("symbolic_solution"))
+    print(f"{len(runs)} tasks: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+          + f"; {solved} symbolic solutions; results in {store.path}")
+    return 0
+
+
+def _cmd_study_feynman(args: argparse.Namespace) -> int:
+    from .study.feynman_study import run_feynman_study
+
+    common = _study_common(args)
+    store = run_feynman_study(_names_arg(args.equations, "--equations"), all=args.all,
+                              **common)
+    return _study_summary(store, args.out)
+
+
+def _cmd_study_run(args: argparse.Namespace) -> int:
+    from .study.feynman_study import run_folder_study
+
+    common = _study_common(args)
+    store = run_folder_study(args.datasets_dir, **common)
+    return _study_summary(store, args.out)
+
+
+def _study_options(sp: argparse.ArgumentParser, out: str) -> None:
+    sp.add_argument("--methods", default="kan,operon",
+                    help="comma-separated methods: kan, operon, pysr (default kan,operon)")
+    sp.add_argument("--noise", default="0", help="target noise levels, e.g. 0,0.01 (default 0)")
+    sp.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 (default 1)")
+    sp.add_argument("--budget", type=float, default=60.0,
+                    help="seconds of search per task (default 60)")
+    sp.add_argument("--out", default=out, help=f"output folder (default {out})")
+    sp.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
+    sp.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                    help="run on an existing Dask cluster")
+    sp.add_argument("--dask-workers", type=int, default=None, metavar="N",
+                    help="start a local Dask cluster with N one-thread workers")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kandiscover",
                                 description="Symbolic discovery with Kolmogorov-Arnold Networks")
@@ -283,6 +344,19 @@ def build_parser() -> argparse.ArgumentParser:
                          "seqkan_official, operon")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
     sp.set_defaults(func=_cmd_study_pendulum)
+    sf = ssub.add_parser("feynman", help="physics-law recovery on Feynman equations: KAN, "
+                         "Operon, PySR against the analytic formula (SRBench protocol)")
+    grp = sf.add_mutually_exclusive_group()
+    grp.add_argument("--equations", default=None, help="comma-separated names, e.g. "
+                     "I.6.2a,I.12.1 (default: five quick ones)")
+    grp.add_argument("--all", action="store_true", help="all 100 equations")
+    _study_options(sf, "studies/feynman")
+    sf.set_defaults(func=_cmd_study_feynman)
+    sr = ssub.add_parser("run", help="the recovery study on a folder of dataset files "
+                         "(.h5 with a formula attribute, or .csv)")
+    sr.add_argument("datasets_dir", metavar="DATASETS_DIR")
+    _study_options(sr, "studies/datasets")
+    sr.set_defaults(func=_cmd_study_run)
     i = sub.add_parser("info", help="describe a saved model")
     i.add_argument("model")
     i.set_defaults(func=_cmd_info)

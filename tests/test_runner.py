@@ -1,0 +1,175 @@
+"""The recovery-study runner: Dask vs local executor, SIGKILL recovery, bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import pytest
+
+from kandiscover.errors import InputError
+from kandiscover.study.results import ResultStore
+from kandiscover.study.runner import run_study
+
+BIN = Path(sys.executable).parent
+OPERON = {"operon": {"generations": 5}}
+DETERMINISTIC = ("status", "expression", "complexity", "symbolic_solution", "truth")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env() -> dict:
+    return dict(os.environ, OMP_NUM_THREADS="1")
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+
+
+def _snapshot(store: ResultStore) -> dict:
+    return {r["key"]: {k: r[k] for k in DETERMINISTIC} for r in store.runs()}
+
+
+def test_dask_cluster_matches_local_executor(tmp_path):
+    from distributed import Client
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    work = tmp_path / "dask"
+    work.mkdir()
+    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", str(port), "--no-dashboard"], cwd=work, env=_env(),
+                              start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(2):
+            procs.append(subprocess.Popen(
+                [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard",
+                 "--local-directory", str(work)], cwd=work, env=_env(),
+                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(address, timeout="5s", set_as_default=False) as c:
+                    c.wait_for_workers(2, timeout=60)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        args = (["I.12.1", "I.6.2a"], ["operon", "kan"], [0.0], [0], 1.0)
+        kw = dict(settings=OPERON, n_samples=200, verbose=False)
+        dask_store = run_study(*args, tmp_path / "dask_out", scheduler=address, **kw)
+        local_store = run_study(*args, tmp_path / "local_out", workers=2, **kw)
+    finally:
+        for p in procs:
+            _kill(p)
+    a, b = _snapshot(dask_store), _snapshot(local_store)
+    assert len(a) == 4 and sorted(a) == sorted(b)
+    assert all(v["status"] == "ok" for v in a.values()), a
+    assert a == b
+
+
+def _stored_count(path: Path) -> int:
+    try:
+        with h5py.File(path, "r") as f:
+            return len(f["runs"]) if "runs" in f else 0
+    except (OSError, KeyError):
+        return 0
+
+
+@pytest.mark.slow   # about 70 s on 2 busy cores
+def test_sigkill_midway_then_resume(tmp_path):
+    out = tmp_path / "out"
+    eqs = "I.6.2a,I.12.1,I.14.3,I.12.4,I.25.13,II.3.24"
+    cmd = [sys.executable, "-m", "kandiscover", "study", "feynman", "--equations", eqs,
+           "--methods", "operon", "--budget", "1", "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while _stored_count(out / "results.h5") < 1:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "no task finished in 120 s"
+            time.sleep(0.1)
+    finally:
+        _kill(proc)
+    first = ResultStore.__new__(ResultStore)
+    first.path = out / "results.h5"
+    before = {r["key"]: (r["expression"], r["seconds"]) for r in first.runs()}
+    assert 1 <= len(before) < 6
+    done = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    with h5py.File(out / "results.h5", "r") as f:
+        keys = list(f["runs"])
+    assert len(keys) == len(set(keys)) == 6
+    assert sorted(keys) == sorted(f"{e}__operon__noise0__seed0" for e in eqs.split(","))
+    after = {r["key"]: (r["expression"], r["seconds"]) for r in first.runs()}
+    for k, v in before.items():
+        assert after[k] == v
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(methods=["kan", "gplearn"]), "unknown method 'gplearn'.*kan, operon, pysr"),
+    (dict(datasets=["I.6.2x"]), "did you mean .*I.6.2a"),
+    (dict(budget=0), "budget must be .* > 0"),
+    (dict(budget=-3.0), "budget must be .* > 0"),
+    (dict(methods=[]), "methods is empty"),
+    (dict(seeds=[]), "seeds is empty"),
+])
+def test_bad_arguments(tmp_path, kwargs, match):
+    args = dict(datasets=["I.6.2a"], methods=["operon"], noise_levels=[0.0], seeds=[0],
+                budget=1.0, out=tmp_path / "out", verbose=False)
+    args.update(kwargs)
+    with pytest.raises(InputError, match=match):
+        run_study(**args)
+    assert not (tmp_path / "out" / "results.h5").exists()
+
+
+def test_unreachable_scheduler_fails_fast(tmp_path):
+    port = _free_port()          # closed again: nothing listens there
+    t = time.monotonic()
+    with pytest.raises(InputError, match=f"tcp://127.0.0.1:{port}"):
+        run_study(["I.6.2a"], ["operon"], [0.0], [0], 1.0, tmp_path / "out",
+                  scheduler=f"tcp://127.0.0.1:{port}", verbose=False)
+    assert time.monotonic() - t < 15
+
+
+def test_folder_with_a_broken_file(tmp_path):
+    from kandiscover.data.dataset import save_dataset
+    from kandiscover.data.feynman import sample
+    from kandiscover.study.feynman_study import run_folder_study
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    save_dataset(sample("I.12.1", n=200, seed=0), folder / "good.h5")
+    (folder / "broken.h5").write_bytes(b"not an hdf5 file at all")
+    store = run_folder_study(folder, methods=["operon"], budget=1.0, out=tmp_path / "out",
+                             settings=OPERON, verbose=False)
+    runs = {r["dataset"]: r for r in store.runs()}
+    assert runs["good"]["status"] == "ok"
+    assert runs["good"]["truth"] == "Nn*mu"
+    assert runs["good"]["symbolic_solution"] is True
+    assert runs["broken"]["status"] == "failed"
+    assert "broken.h5" in runs["broken"]["error"] and "HDF5" in runs["broken"]["error"]
+
+
+def test_results_of_another_definition_are_refused(tmp_path):
+    out = tmp_path / "out"
+    old = ResultStore(out / "results.h5", "recovery", {"budget": 5.0})
+    old.add("x", {"status": "ok"})
+    with pytest.raises(InputError, match="different study definition.*budget"):
+        run_study(["I.6.2a"], ["operon"], [0.0], [0], 1.0, out, verbose=False)
