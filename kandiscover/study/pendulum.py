@@ -41,6 +41,7 @@ from .._validation import check_int
 from ..data import pendulum
 from ..data.dataset import SequenceDataset, load_dataset, save_dataset
 from ..errors import InputError, KandiscoverError
+from ..kan.train import torch_threads
 from .results import ResultStore
 
 __all__ = ["run_pendulum_study", "study_config", "METHODS", "TEST_SPLITS"]
@@ -262,23 +263,6 @@ def _analyse(store: ResultStore, ds: SequenceDataset, key: str, cfg: dict) -> No
 
 
 # ------------------------------------------------------------------- study
-class _torch_threads:
-    """Run with ``n`` torch threads, restoring the caller's setting after.
-
-    These models are small: one thread is several times faster than two
-    (measured: TKAN 2.2 s against 24.7 s per test fit on 2 cores)."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def __enter__(self) -> None:
-        self.old = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc: Any) -> None:
-        torch.set_num_threads(self.old)
-
-
 def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: int = 3,
                        quick: bool = False, methods: Sequence[str] | None = None,
                        dataset: str | os.PathLike | SequenceDataset | None = None,
@@ -303,7 +287,7 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
         raise InputError(f"unknown method(s) {unknown or '(none given)'}; the methods are "
                          f"{', '.join(METHODS)}")
     out = Path(out)
-    with _torch_threads(1):
+    with torch_threads(1):
         return _run(out, seeds, quick, methods, dataset, report, verbose)
 
 

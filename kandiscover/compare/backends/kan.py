@@ -77,9 +77,8 @@ def run(X_train: Any, y_train: Any, variables: Sequence[str], time_budget: float
     InputError : bad data, names, budget, seed or settings (and a constant y)
     TrainingError : no candidate structure gave a finite formula
     """
-    import torch
-
     from ...estimator import KANRegressor
+    from ...kan.train import torch_threads
 
     X, y, variables = validate_inputs(X_train, y_train, variables, time_budget, seed)
     fixed = sorted(k for k in settings if k in _FIXED)
@@ -94,13 +93,9 @@ def run(X_train: Any, y_train: Any, variables: Sequence[str], time_budget: float
     reg = KANRegressor(**settings, seed=seed, time_budget=float(time_budget), verbose=False)
     started = time.perf_counter()
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         reg.fit(X, y, variable_names=variables)
         table = reg.equations_   # reads the sparser formulas left for later
-    finally:
-        torch.set_num_threads(threads)
 
     pareto = [ParetoEntry(int(row.complexity), _mse(row.sympy_format, X, y, variables),
                           row.sympy_format)
