@@ -173,3 +173,18 @@ def test_results_of_another_definition_are_refused(tmp_path):
     old.add("x", {"status": "ok"})
     with pytest.raises(InputError, match="different study definition.*budget"):
         run_study(["I.6.2a"], ["operon"], [0.0], [0], 1.0, out, verbose=False)
+
+
+def test_a_second_writer_is_refused(tmp_path):
+    from kandiscover.study import runner
+    held = runner._lock(tmp_path)
+    try:
+        with pytest.raises(InputError, match="another study is writing"):
+            runner.run_study(["I.6.2a"], ["operon"], [0.0], [0], 1.0, tmp_path,
+                             verbose=False)
+    finally:
+        held.close()
+    tasks = runner.make_tasks([{"name": "I.6.2a", "source": "feynman"}], ["kan"], [0.0, 0.0],
+                              [0], {"budget": 1.0, "n_samples": 10, "symbolic_timeout": 1.0,
+                                    "settings": {}})
+    assert len(tasks) == 1     # --noise 0,0 is one task

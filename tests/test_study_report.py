@@ -74,11 +74,22 @@ def md_row(md, *cells):
 
 def test_recovery_counts():
     tab = recovery_table(list(records().values()))
-    assert tab[("kan", 0.0)] == {"n": 2, "symbolic": 2, "accuracy": 2, "failed": 0,
-                                 "unavailable": 0, "reason": ""}
+    assert tab[("kan", 0.0)] == {"n": 2, "n_checked": 2, "symbolic": 2, "accuracy": 2,
+                                 "failed": 0, "unavailable": 0, "reason": ""}
     assert tab[("operon", 0.0)]["n"] == 2 and tab[("operon", 0.0)]["symbolic"] == 0
     assert tab[("operon", 0.0)]["accuracy"] == 1 and tab[("operon", 0.0)]["failed"] == 1
     assert tab[("pysr", 0.0)]["n"] == 0 and "Julia" in tab[("pysr", 0.0)]["reason"]
+
+
+def test_tasks_without_a_true_formula_are_not_counted_as_missed():
+    runs = [dict(r) for r in records().values() if r["method"] == "kan"]
+    runs[0]["truth"] = ""     # e.g. a CSV without a formula
+    runs[0]["symbolic_solution"] = False
+    tab = recovery_table(runs)
+    c = tab[(runs[0]["method"], float(runs[0]["noise"]))]
+    assert c["n_checked"] == c["n"] - 1
+    assert c["symbolic"] == sum(r["symbolic_solution"] for r in runs[1:]
+                                if float(r["noise"]) == float(runs[0]["noise"]))
 
 
 def test_markdown_tables(report):

@@ -85,8 +85,14 @@ def _r2(v: Any) -> str:
     return f"{v:.6f}" if v > 0.99 else f"{v:.3f}"
 
 
-def _secs(run: dict) -> str:
+def _seconds(run: dict) -> float:
+    """The method's search time, or the task's wall time when it did not finish."""
     s = _f(run.get("seconds"))
+    return s if math.isfinite(s) else _f(run.get("wall_seconds"))
+
+
+def _secs(run: dict) -> str:
+    s = _seconds(run)
     if run.get("status") == "unavailable":
         return "–"
     return f"{s:.1f}" if math.isfinite(s) else "–"
@@ -117,8 +123,9 @@ def recovery_table(runs: list[dict]) -> dict[tuple[str, float], dict[str, Any]]:
     for key, rs in groups.items():
         counted = [r for r in rs if r.get("status") != "unavailable"]
         unav = [r for r in rs if r.get("status") == "unavailable"]
-        out[key] = {"n": len(counted),
-                    "symbolic": sum(_flag(r, "symbolic_solution") for r in counted),
+        checked = [r for r in counted if str(r.get("truth") or "")]  # a known formula
+        out[key] = {"n": len(counted), "n_checked": len(checked),
+                    "symbolic": sum(_flag(r, "symbolic_solution") for r in checked),
                     "accuracy": sum(_flag(r, "accuracy_solution") for r in counted),
                     "failed": sum(r.get("status") in _FAILED for r in counted),
                     "unavailable": len(unav), "reason": _reason(unav) if unav else ""}
@@ -204,7 +211,8 @@ def _recovery_figure(table: dict, methods: list[str], noises: list[float], path:
                             fontsize=7, color="gray")
                     continue
                 xs.append(x)
-                ys.append(100.0 * c[what] / c["n"])
+                n = c["n_checked"] if what == "symbolic" else c["n"]
+                ys.append(100.0 * c[what] / n if n else 0.0)
             bars = ax.bar(xs, ys, width, label=f"noise {nz:g}")
             ax.bar_label(bars, fmt="%.0f", fontsize=7)
         ax.set_xticks(range(len(methods)), methods)
@@ -224,8 +232,8 @@ def _time_figure(runs: list[dict], methods: list[str], path: Path) -> None:
     rng = np.random.default_rng(0)
     for i, m in enumerate(methods):
         rs = [r for r in runs if r["method"] == m and r.get("status") != "unavailable"]
-        ok = [s for s in (_f(r.get("seconds")) for r in rs if _ok(r)) if math.isfinite(s)]
-        bad = [s for s in (_f(r.get("seconds")) for r in rs if not _ok(r)) if math.isfinite(s)]
+        ok = [s for s in (_seconds(r) for r in rs if _ok(r)) if math.isfinite(s)]
+        bad = [s for s in (_seconds(r) for r in rs if not _ok(r)) if math.isfinite(s)]
         if ok:
             ax.boxplot([ok], positions=[i], widths=0.5, showfliers=False)
             ax.scatter(i + rng.uniform(-0.15, 0.15, len(ok)), ok, s=10, alpha=0.6,
@@ -332,7 +340,9 @@ def _recovery_rows(table, methods, noises):
             if c["unavailable"]:
                 note += ("; " if note else "") + (f"{c['unavailable']} unavailable: "
                                                   f"{c['reason']}")
-            yield (m, nz, _rate(c["symbolic"], c["n"]), _rate(c["accuracy"], c["n"]), note)
+            sym = (_rate(c["symbolic"], c["n_checked"]) if c["n_checked"]
+                   else "n/a (no true formula)")
+            yield (m, nz, sym, _rate(c["accuracy"], c["n"]), note)
 
 
 def _markdown(title, items, rec_rows, runs, figures, pareto_ds) -> str:
@@ -389,7 +399,7 @@ def _tex(title, items, rec_rows, runs, figures) -> str:
     e = latex_escape
     L = [r"\documentclass[10pt]{article}",
          r"\usepackage[a4paper,landscape,margin=1.5cm]{geometry}",
-         r"\usepackage{amsmath}", r"\usepackage{array}", r"\usepackage{longtable}",
+         r"\usepackage{amsmath}", r"\usepackage{amssymb}", r"\usepackage{array}", r"\usepackage{longtable}",
          r"\usepackage{graphicx}", r"\setlength{\LTcapwidth}{\linewidth}",
          r"\begin{document}", r"\section*{%s}" % e(title), r"\subsection*{Study definition}",
          r"\begin{itemize}"]

@@ -24,9 +24,12 @@ rewritten atomically) right after each task finishes.
 Retry policy
 ------------
 Rerunning the same study skips every task whose key is stored with status
-``ok`` or ``unavailable``; tasks stored as ``failed`` or ``timeout`` are run
+``ok``; tasks stored as ``failed``, ``timeout`` or ``unavailable`` are tried
 again (a crash, a killed machine or a too-short hard timeout are often
-transient; a broken data file fails again at once and costs nothing).  Each
+transient; a broken data file fails again at once and costs nothing; an
+unavailable method costs one probe).  One study at a time may write a
+results file: a second run on the same folder is refused while the first holds
+its lock.  Each
 key is stored once: a retry replaces the earlier entry.
 
 Timeouts
@@ -71,7 +74,7 @@ RUNNER_VERSION = 1
 STUDY_NAME = "recovery"
 SYMBOLIC_TIMEOUT = 30.0
 DATASET_SUFFIXES = (".h5", ".hdf5", ".csv")
-DONE_STATUSES = ("ok", "unavailable")
+DONE_STATUSES = ("ok",)  # failed, timed-out and unavailable tasks are tried again
 _CONNECT_TIMEOUT = 10.0
 
 
@@ -181,7 +184,7 @@ def run_task(spec: dict) -> tuple[str, dict[str, Any]]:
             try:
                 pred = np.broadcast_to(np.asarray(to_numpy(expr, variables)(Xte), float),
                                        yte.shape)
-            except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            except Exception:  # noqa: BLE001 - an unevaluable formula scores nothing
                 pred = np.full(yte.shape, np.nan)
         test_r2 = r2_score(yte, pred)
         recovered = False
@@ -193,9 +196,16 @@ def run_task(spec: dict) -> tuple[str, dict[str, Any]]:
             except SimplifyTimeout as exc:
                 attrs["raw_note"] = str(exc)
                 recovered = False
+            except Exception as exc:  # noqa: BLE001 - sympy may fail; the search result stays
+                attrs["raw_note"] = f"symbolic check failed: {type(exc).__name__}: {exc}"
+                recovered = False
+        try:
+            latex = to_latex(expr)
+        except Exception:  # noqa: BLE001 - LaTeX is cosmetic; the report falls back to text
+            latex = ""
         attrs.update(
             status="ok", seconds=float(res.seconds), expression=str(expr),
-            latex=to_latex(expr), complexity=int(res.complexity),
+            latex=latex, complexity=int(res.complexity),
             train_r2=float(res.train_r2), test_r2=float(test_r2),
             symbolic_solution=recovered,
             accuracy_solution=bool(np.isfinite(pred).all() and accuracy_solution(yte, pred)),
@@ -218,17 +228,35 @@ def run_task(spec: dict) -> tuple[str, dict[str, Any]]:
 def make_tasks(datasets: Sequence[dict], methods: Sequence[str], noise_levels: Sequence[float],
                seeds: Sequence[int], common: dict[str, Any]) -> list[dict]:
     """The task specs, dataset-major (``datasets``: ``{"name", "source"}`` dicts)."""
-    out = []
+    out, keys = [], set()
     for ds in datasets:
         for m in methods:
             for noise in noise_levels:
                 for seed in seeds:
+                    key = task_key(ds["name"], m, noise, seed)
+                    if key in keys:         # e.g. --noise 0,0: one task, not two
+                        continue
+                    keys.add(key)
                     out.append({"dataset": ds["name"], "source": ds["source"], "method": m,
                                 "noise": float(noise), "seed": int(seed),
                                 "budget": common["budget"], "n_samples": common["n_samples"],
                                 "symbolic_timeout": common["symbolic_timeout"],
                                 "settings": dict(common["settings"].get(m, {}))})
     return out
+
+
+def _lock(out: Path):
+    """An exclusive lock on ``out/.results.lock`` for this process's lifetime
+    (released when the returned file is closed or the process ends)."""
+    import fcntl
+    f = open(out / ".results.lock", "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise InputError(f"another study is writing {out / 'results.h5'}; wait for it to "
+                         "finish (two writers would lose each other's results)") from None
+    return f
 
 
 # -------------------------------------------------------------- executors
@@ -297,6 +325,7 @@ def _run_local(tasks: list[dict], workers: int, hard_timeout: float, on_done, on
     finally:
         for conn, (proc, _, _) in running.items():
             proc.kill()
+            proc.join(5)
             conn.close()
 
 
@@ -486,6 +515,8 @@ def run_study(datasets: Sequence[Any], methods: Sequence[str], noise_levels: Seq
                   "runner_version": RUNNER_VERSION, "version": __version__}
     out = Path(out)
     store = ResultStore(out / "results.h5", study, definition)   # refuses other definitions
+    out.mkdir(parents=True, exist_ok=True)
+    lock = _lock(out)
 
     common = {"budget": budget, "n_samples": n_samples, "symbolic_timeout": symbolic_timeout,
               "settings": settings}
