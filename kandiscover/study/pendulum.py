@@ -127,7 +127,7 @@ def _check_cached(ds: Any, settings: dict, path: Path) -> None:
 
 def _dataset_identity(ds: SequenceDataset) -> dict[str, Any]:
     return {k: ds.attrs.get(k) for k in ("seed", "generator_version", "theta_star",
-                                        "duration_s", "sample_rate_hz", "dt")} | {
+                                        "duration_s", "sample_rate_hz")} | {
         "n_sequences": int(ds.n_sequences),
         "splits": {k: int(len(v)) for k, v in ds.groups["splits"].items()}}
 
