@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -253,15 +252,9 @@ def _names(names: Sequence[str] | None, n: int, arg: str, default: str) -> list[
 
 def _save(fig: Figure, path: Path, dpi: float) -> None:
     """Write ``fig`` to ``path`` through a temporary file in the same folder."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix,
-                               dir=path.parent)
-    os.close(fd)
-    try:
+    from .data.store import atomic_path
+    with atomic_path(path, suffix=path.suffix) as tmp:
         fig.savefig(tmp, format=_FORMATS[path.suffix.lower()], dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        os.remove(tmp)
-        raise
 
 
 def plot(model, path: str | os.PathLike | None = None, *, X: Any = None,
