@@ -176,3 +176,15 @@ def test_tex_compiles_with_pdflatex(report):
         assert proc.returncode == 0, proc.stdout[-3000:]
     pdf = out / "report.pdf"
     assert pdf.is_file() and pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_a_partial_study_says_so(tmp_path):
+    store = ResultStore(tmp_path / "results.h5", "feynman", DEFINITION)
+    recs = records()
+    for key, attrs in recs.items():
+        store.add(key, attrs)
+    store.add("plan", {"keys": list(recs) + ["I.9.18__kan__noise0__seed0"]}, group="extra")
+    write_report(store, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    finished = sum(a["status"] in ("ok", "unavailable") for a in recs.values())
+    assert f"{finished} of {len(recs) + 1} planned (PARTIAL" in md

@@ -312,6 +312,13 @@ def _definition_items(store: ResultStore, runs: list[dict]) -> list[tuple[str, s
     dims = [len({r.get(k) for r in runs}) for k in ("dataset", "method", "noise", "seed")]
     items.append(("tasks", f"{len(runs)} ({dims[0]} datasets x {dims[1]} methods x "
                            f"{dims[2]} noise levels x {dims[3]} seeds)"))
+    if store.path.exists() and store.has("plan", group="extra"):
+        planned = list(store.get("plan", group="extra").get("keys", []))
+        done = {r.get("key") for r in runs if r.get("status") in ("ok", "unavailable")}
+        items.append(("tasks finished", f"{sum(k in done for k in planned)} of "
+                                         f"{len(planned)} planned"
+                      + ("" if all(k in done for k in planned) else
+                         " (PARTIAL: the rates below cover the finished tasks only)")))
     if "seeds" not in d:
         items.append(("seeds", ", ".join(str(s) for s in sorted({r.get("seed") for r in runs}))))
     if "noise" not in d and "noise_levels" not in d:

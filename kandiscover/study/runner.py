@@ -521,6 +521,11 @@ def run_study(datasets: Sequence[Any], methods: Sequence[str], noise_levels: Seq
     common = {"budget": budget, "n_samples": n_samples, "symbolic_timeout": symbolic_timeout,
               "settings": settings}
     tasks = make_tasks(items, methods, noise_levels, seeds, common)
+    plan = [task_key(t["dataset"], t["method"], t["noise"], t["seed"]) for t in tasks]
+    if store.has("plan", group="extra"):        # every command's tasks, for the report
+        old = list(store.get("plan", group="extra").get("keys", []))
+        plan = old + [k for k in plan if k not in set(old)]
+    store.add("plan", {"keys": plan}, group="extra")
     stored = {}
     for k in store.keys():
         stored[k] = store.get(k).get("status")
