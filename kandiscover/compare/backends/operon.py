@@ -184,9 +184,7 @@ def run(X_train: Any, y_train: Any, variables: Sequence[str], time_budget: float
 
     Parameters
     ----------
-    X_train : array (n, d)
-    y_train : array (n,)
-    variables : d identifiers, the names of the columns of X
+    X_train, y_train, variables : as in the contract (:mod:`.base`)
     time_budget : seconds (> 0) of Operon search (``max_time``: rounded down
         to whole seconds, at least 1)
     seed : int >= 0, Operon's ``random_state`` and the forest's seed
