@@ -86,6 +86,14 @@ class _Candidate:
         return f"{self.width}" + (f" ({self.note})" if self.note else "")
 
 
+class _OutOfTime(Exception):
+    """The time budget ran out (internal to :meth:`KANRegressor.fit`)."""
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() > deadline
+
+
 def _default_widths(d: int) -> list[list]:
     if d == 1:
         return [[1, 1], [1, 1, 1]]
@@ -146,7 +154,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         Candidate functions for the edges (default: the whole library).
     seed : int
     time_budget : float or None
-        Seconds after which no new candidate structure is started.
+        Seconds for the search.  Once spent, no new candidate structure
+        starts, a structure in training is abandoned at its next stage (the
+        first structure always finishes), and the sparser readings stop;
+        ``fit`` may exceed it by about one training stage.
     steps : int
         LBFGS steps per grid stage.
     verbose : bool
@@ -264,16 +275,19 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         errors: list[str] = []
         n_tried = 0
         jobs = [(w, 0) for w in widths]
+        deadline = None if self.time_budget is None else t0 + float(self.time_budget)
         while jobs:
             width, restart = jobs.pop(0)
-            if self.time_budget is not None and cands and \
-                    time.perf_counter() - t0 > self.time_budget:
+            try:
+                if cands and _past(deadline):
+                    raise _OutOfTime
+                found = self._candidate(width, Xtr, ytr, Xv, yv, restart,
+                                        deadline if cands else None)
+            except _OutOfTime:
                 if self.verbose:
                     print(f"time budget of {self.time_budget:g} s spent after "
                           f"{n_tried} of {len(widths)} structures")
                 break
-            try:
-                found = self._candidate(width, Xtr, ytr, Xv, yv, restart)
             except (TrainingError, PruningError) as exc:
                 errors.append(f"width {width}: {exc}")
                 if self.verbose:
@@ -306,7 +320,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             # no sparser formula can beat an exact one: read them when asked
             self._pending = (Xtr, ytr, Xv, yv)
         else:
-            cands.extend(self._sparser(best, Xtr, ytr, Xv, yv))
+            cands.extend(self._sparser(best, Xtr, ytr, Xv, yv, deadline))
         front = _pareto(cands)
         best = _choose(front)
         self.model_ = best.model
@@ -319,9 +333,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         self.seconds_ = time.perf_counter() - t0
         return self
 
-    def _sparser(self, best: _Candidate, Xtr, ytr, Xv, yv) -> list[_Candidate]:
+    def _sparser(self, best: _Candidate, Xtr, ytr, Xv, yv,
+                 deadline: float | None = None) -> list[_Candidate]:
         """The chosen network with its weakest edges dropped one by one (the
-        sparser points of the Pareto front)."""
+        sparser points of the Pareto front), until ``deadline``."""
         from .compare.metrics import complexity
         from .symbolic.auto import sparser_readings
         from .symbolic.expression import to_sympy
@@ -331,6 +346,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         try:
             for k, (net, _) in enumerate(sparser_readings(best.model, Xtr,
                                                           levels=_SPARSER_LEVELS), 1):
+                if _past(deadline):
+                    break
                 expr = to_sympy(net, self.variable_names_, X_check=Xv, snap_tol=1e-3)
                 fn = self._compile(expr)
                 out.append(_Candidate(best.width, net, expr, _mse(fn(Xv), yv), complexity(expr),
@@ -344,7 +361,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                   + "; ".join(f"{c.expr} (val MSE {c.loss:.3g})" for c in out))
         return [c for c in out if np.isfinite(c.loss)]
 
-    def _candidate(self, width, Xtr, ytr, Xv, yv, restart: int = 0) -> list[_Candidate]:
+    def _candidate(self, width, Xtr, ytr, Xv, yv, restart: int = 0,
+                   deadline: float | None = None) -> list[_Candidate]:
+        """One structure trained, pruned and read as formulas; raises
+        :class:`_OutOfTime` between stages once ``deadline`` has passed."""
         from .kan.network import KAN
         from .symbolic.auto import auto_symbolic, linear_factors
         from .symbolic.expression import to_sympy
@@ -359,6 +379,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             model.node_bias[-1].fill_(float(np.mean(ytr)))
 
         def stage(name, fn):
+            if _past(deadline):
+                raise _OutOfTime
             try:
                 return fn()
             except TrainingError as exc:
@@ -380,7 +402,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         # a product's factors are only fixed up to a power: also try straight ones
         def variants():
             yield model, spline_loss, ""
-            if out and out[0].loss <= self._exact_loss(yv):
+            if out and out[0].loss <= self._exact_loss(yv) or _past(deadline):
                 return
             try:
                 lin = linear_factors(model, Xtr, ytr, steps=self.steps)

@@ -16,14 +16,12 @@ decimal rationals (0.333 stays 333/1000; it does not become 1/3).
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 from typing import Any
 
 import numpy as np
 import sympy
 
+from .._timelimit import TimeLimitExceeded, time_limit
 from ..errors import InputTypeError
 
 __all__ = ["symbolic_solution", "SimplifyTimeout", "accuracy_solution", "complexity", "r2_score",
@@ -54,29 +52,8 @@ def _is_constant(e: sympy.Expr) -> bool:
         and e != sympy.nan
 
 
-class SimplifyTimeout(Exception):
+class SimplifyTimeout(TimeLimitExceeded):
     """``sympy.simplify`` ran past the time limit."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float | None):
-    """Interrupt the block after ``seconds`` (main thread on Unix; otherwise no limit)."""
-    usable = (seconds is not None and hasattr(signal, "SIGALRM")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
-
-    def on_alarm(signum, frame):
-        raise SimplifyTimeout(f"simplification took longer than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def symbolic_solution(found: Any, truth: Any, timeout: float | None = 30.0) -> bool:
@@ -87,7 +64,8 @@ def symbolic_solution(found: Any, truth: Any, timeout: float | None = 30.0) -> b
     (catch it to count the case as not recovered)."""
     found = round_constants(_expr(found, "found"))
     truth = _expr(truth, "truth")
-    with _time_limit(timeout):
+    with time_limit(timeout, SimplifyTimeout,
+                    f"simplification took longer than {timeout} s"):
         # simplify alone misses identities of sums inside trigonometric and
         # hyperbolic functions (tanh(atanh(x) + atanh(y)) is (x+y)/(1+xy))
         for form in (lambda e: e, sympy.expand_trig):

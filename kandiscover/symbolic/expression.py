@@ -33,6 +33,7 @@ import numpy as np
 import sympy
 import torch
 
+from .._timelimit import call_with_limit
 from ..errors import InputError, InputTypeError
 from . import library
 from .graph import to_graph
@@ -216,25 +217,38 @@ def _round_floats(expr: sympy.Expr, digits: int | None) -> sympy.Expr:
 
 
 _SIMPLIFY_MAX_OPS = 40
+#: Seconds ``sympy.simplify`` may take on one expression before the cheap rewrites are used.
+SIMPLIFY_SECONDS = 5.0
+
+
+def _cheap_simplify(expr: sympy.Expr, ops: int) -> sympy.Expr:
+    return sympy.powsimp(sympy.cancel(expr)) if ops <= 4 * _SIMPLIFY_MAX_OPS else expr
 
 
 def _simplify(expr: sympy.Expr) -> sympy.Expr:
     """``sympy.simplify``, kept only when it does not grow the tree.
 
-    ``simplify`` can run for minutes on long expressions, so beyond
-    ``_SIMPLIFY_MAX_OPS`` operations only the cheap rewrites (collecting
-    powers and rational terms) are tried."""
+    ``simplify`` can run for minutes (its exp/trig rewrites take polynomial
+    gcds over every variable), so it runs only up to ``_SIMPLIFY_MAX_OPS``
+    operations and :data:`SIMPLIFY_SECONDS` seconds (in the main thread);
+    otherwise only the cheap rewrites (collecting powers and rational terms)
+    are tried."""
     ops = sympy.count_ops(expr)
+    out = None
     if ops <= _SIMPLIFY_MAX_OPS:
-        out = sympy.simplify(expr)
-        # sums inside tanh/sin/...: tanh(atanh(x) + atanh(y)) is (x + y)/(1 + x y)
-        trig = sympy.expand_trig(expr)
-        if trig != expr:
-            alt = sympy.simplify(trig)
-            if sympy.count_ops(alt) < sympy.count_ops(out):
-                out = alt
-    else:
-        out = sympy.powsimp(sympy.cancel(expr)) if ops <= 4 * _SIMPLIFY_MAX_OPS else expr
+        def full():
+            best = sympy.simplify(expr)
+            # sums inside tanh/sin/...: tanh(atanh(x) + atanh(y)) is (x + y)/(1 + x y)
+            trig = sympy.expand_trig(expr)
+            if trig != expr:
+                alt = sympy.simplify(trig)
+                if sympy.count_ops(alt) < sympy.count_ops(best):
+                    best = alt
+            return best
+
+        _, out = call_with_limit(full, SIMPLIFY_SECONDS)
+    if out is None:
+        out = _cheap_simplify(expr, ops)
     return out if sympy.count_ops(out) <= ops else expr
 
 
