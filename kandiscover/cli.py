@@ -374,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     except KandiscoverError as exc:
         print(f"kandiscover: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("kandiscover: interrupted (finished work is kept; rerun the command to "
+              "resume)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

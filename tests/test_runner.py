@@ -184,7 +184,88 @@ def test_a_second_writer_is_refused(tmp_path):
                              verbose=False)
     finally:
         held.close()
-    tasks = runner.make_tasks([{"name": "I.6.2a", "source": "feynman"}], ["kan"], [0.0, 0.0],
+    tasks = runner.make_tasks([{"name": "I.6.2a", "source": {"kind": "feynman"}}], ["kan"], [0.0, 0.0],
                               [0], {"budget": 1.0, "n_samples": 10, "symbolic_timeout": 1.0,
                                     "settings": {}})
     assert len(tasks) == 1     # --noise 0,0 is one task
+
+
+def _task_processes() -> list:
+    import psutil
+    out = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if "_isolated_main" in cmd:       # a Dask task's process
+            out.append(p)
+    return out
+
+
+def test_dask_timeout_kills_the_task_process(tmp_path):
+    """On Dask the task runs in a child of the worker: at the hard timeout it is
+    killed (nothing goes on computing behind the stored timeout)."""
+    before = {p.pid for p in _task_processes()}
+    store = run_study(["I.9.18"], ["kan"], [0.0], [0], 60.0, tmp_path / "out",
+                      dask_workers=1, hard_timeout=6.0, verbose=False)
+    (run,) = store.runs()
+    assert run["status"] == "timeout"
+    assert "hard timeout of 6 s" in run["error"]
+    left = [p for p in _task_processes() if p.pid not in before and p.is_running()
+            and p.status() != "zombie"]
+    assert not left, [" ".join(p.cmdline()) for p in left]
+
+
+def test_sigterm_stops_the_study_and_its_tasks(tmp_path):
+    import psutil
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "kandiscover", "study", "feynman", "--equations",
+           "I.9.18,I.10.7", "--methods", "kan", "--budget", "60", "--out", str(out),
+           "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        children = []
+        while not children:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "no task process started in 60 s"
+            children = [c for c in psutil.Process(proc.pid).children(recursive=True)
+                        if "multiprocessing.spawn" in " ".join(c.cmdline())]
+            time.sleep(0.2)
+        time.sleep(2)
+        proc.send_signal(signal.SIGTERM)          # the study's process alone
+        assert proc.wait(30) == 130, proc.stdout.read().decode()
+        assert "interrupted" in proc.stdout.read().decode()
+        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive
+    finally:
+        _kill(proc)
+
+
+def test_changed_dataset_file_runs_again(tmp_path, capsys):
+    from kandiscover.data.dataset import save_dataset
+    from kandiscover.data.feynman import sample
+    from kandiscover.study.feynman_study import run_folder_study
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    save_dataset(sample("I.12.1", n=120, seed=0), folder / "eq.h5")
+    kw = dict(methods=["operon"], budget=1.0, out=tmp_path / "out", settings=OPERON)
+    first = run_folder_study(folder, **kw, verbose=False).get("eq__operon__noise0__seed0")
+    assert first["status"] == "ok" and len(first["data_sha256"]) == 64
+    again = run_folder_study(folder, **kw, verbose=True).get("eq__operon__noise0__seed0")
+    assert again["wall_seconds"] == first["wall_seconds"]          # skipped
+    save_dataset(sample("I.12.1", n=150, seed=1), folder / "eq.h5")
+    capsys.readouterr()
+    third = run_folder_study(folder, **kw, verbose=True).get("eq__operon__noise0__seed0")
+    assert "changed since" in capsys.readouterr().err
+    assert third["data_sha256"] != first["data_sha256"]
+    assert third["wall_seconds"] != first["wall_seconds"]
+
+
+def test_noise_levels_with_the_same_key_are_refused():
+    from kandiscover.study import runner
+    with pytest.raises(InputError, match="same result key"):
+        runner.make_tasks([{"name": "I.6.2a", "source": {"kind": "feynman"}}], ["kan"],
+                          [1e-7, 1.0000001e-7], [0],
+                          {"budget": 1.0, "n_samples": 10, "symbolic_timeout": 1.0,
+                           "settings": {}})

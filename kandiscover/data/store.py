@@ -59,7 +59,9 @@ def _umask() -> int:
 
 class atomic_path:
     """Context manager yielding a temporary path next to ``path``; on success
-    the temporary file replaces ``path``, on error it is removed."""
+    the temporary file is flushed to disk and replaces ``path`` (so a crash or
+    power cut leaves the old file or the new one, never a mix), on error it is
+    removed."""
 
     def __init__(self, path: str | os.PathLike, suffix: str = ".tmp"):
         self.path = Path(path)
@@ -82,9 +84,25 @@ class atomic_path:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
+            _fsync(self.tmp)             # the data reaches the disk before the rename
             os.replace(self.tmp, self.path)
+            _fsync(self.tmp.parent, directory=True)   # and so does the rename
         else:
             self.tmp.unlink(missing_ok=True)
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    """Flush ``path`` to disk (best effort: some file systems refuse it on folders)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def save(model: KAN, path: str | os.PathLike) -> Path:

@@ -34,14 +34,20 @@ key is stored once: a retry replaces the earlier entry.
 
 Timeouts
 --------
-The local executor runs each task in its own spawned process and kills it
-after ``hard_timeout`` seconds (default ``2 * budget + 120``); the task is then
-stored as ``timeout``.  Under Dask at most one task per worker thread is in
-flight, and a task past ``hard_timeout`` is cancelled and stored as
-``timeout``; a Dask worker thread cannot be killed, so the computation may go
-on in the background until it ends.  The symbolic check's 30 s limit uses
-``SIGALRM`` and therefore applies in the local executor only (on Dask the hard
-timeout bounds it).
+Every task runs in a process of its own, in that process's main thread: a
+spawned child of the study (local executor) or a child process that the Dask
+worker starts (Dask executor; at most one task per worker thread).  The
+process is killed after ``hard_timeout`` seconds (default
+``2 * budget + 120``) and the task stored as ``timeout``, so no computation
+goes on behind a timed-out task.  The sympy limits (the symbolic check's 30 s,
+the formula simplification's) use ``SIGALRM`` in that main thread.  Task
+processes die with their parent (Linux), and SIGTERM or Ctrl-C stops the study
+after killing the running tasks; finished tasks stay stored.
+
+Changed data
+------------
+A task on a dataset file stores the file's SHA-256; when the file has changed
+since, the task counts as not done and runs again.
 
 Result schema (attributes of ``/runs/<key>``): dataset, method, noise, seed,
 status (ok | failed | timeout | unavailable), error, seconds, wall_seconds,
@@ -52,11 +58,14 @@ rows), raw.  Keys are ``f"{dataset}__{method}__noise{noise:g}__seed{seed}"``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
 import re
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -76,6 +85,7 @@ SYMBOLIC_TIMEOUT = 30.0
 DATASET_SUFFIXES = (".h5", ".hdf5", ".csv")
 DONE_STATUSES = ("ok",)  # failed, timed-out and unavailable tasks are tried again
 _CONNECT_TIMEOUT = 10.0
+_DASK_GRACE = 60.0
 
 
 # ------------------------------------------------------------------ tasks
@@ -89,7 +99,8 @@ def _blank(spec: dict) -> dict[str, Any]:
             "error": "", "seconds": float("nan"), "wall_seconds": 0.0, "expression": "",
             "latex": "", "complexity": 0, "train_r2": float("nan"), "test_r2": float("nan"),
             "symbolic_solution": False, "accuracy_solution": False, "truth": "",
-            "variables": [], "pareto": [], "raw": {}}
+            "variables": [], "pareto": [], "raw": {},
+            "data_sha256": spec["source"].get("sha256", "")}
 
 
 def _csv_target(path: Path) -> str:
@@ -228,15 +239,20 @@ def run_task(spec: dict) -> tuple[str, dict[str, Any]]:
 def make_tasks(datasets: Sequence[dict], methods: Sequence[str], noise_levels: Sequence[float],
                seeds: Sequence[int], common: dict[str, Any]) -> list[dict]:
     """The task specs, dataset-major (``datasets``: ``{"name", "source"}`` dicts)."""
-    out, keys = [], set()
+    out, keys = [], {}
     for ds in datasets:
         for m in methods:
             for noise in noise_levels:
                 for seed in seeds:
                     key = task_key(ds["name"], m, noise, seed)
-                    if key in keys:         # e.g. --noise 0,0: one task, not two
-                        continue
-                    keys.add(key)
+                    if key in keys:
+                        if float(keys[key]) != float(noise):
+                            raise InputError(f"noise levels {keys[key]!r} and {noise!r} "
+                                             "give the same result key "
+                                             f"(noise{float(noise):g}); use levels that "
+                                             "differ in their first 6 digits")
+                        continue            # e.g. --noise 0,0: one task, not two
+                    keys[key] = noise
                     out.append({"dataset": ds["name"], "source": ds["source"], "method": m,
                                 "noise": float(noise), "seed": int(seed),
                                 "budget": common["budget"], "n_samples": common["n_samples"],
@@ -260,7 +276,19 @@ def _lock(out: Path):
 
 
 # -------------------------------------------------------------- executors
+def _die_with_parent() -> None:
+    """Linux: have this process killed when the process that started it ends."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _child(spec: dict, conn) -> None:        # runs in a spawned process
+    _die_with_parent()
     try:
         conn.send(run_task(spec))
     except BaseException as exc:  # noqa: BLE001
@@ -329,6 +357,57 @@ def _run_local(tasks: list[dict], workers: int, hard_timeout: float, on_done, on
             conn.close()
 
 
+def _isolated_main() -> None:              # ``python -c`` entry of a Dask task's process
+    import pickle
+
+    _die_with_parent()
+    spec = pickle.load(sys.stdin.buffer)
+    result_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)             # the methods' prints go to stderr; stdout carries the result
+    try:
+        result = run_task(spec)
+    except BaseException as exc:  # noqa: BLE001 - reported, never lost
+        result = ("", {"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
+    pickle.dump(result, result_out)
+    result_out.flush()
+
+
+def _run_isolated(spec: dict, hard_timeout: float) -> tuple[str, dict[str, Any]]:
+    """Run one task in a child process of this (Dask worker) process, killed
+    after ``hard_timeout`` seconds; same return value as :func:`run_task`."""
+    import pickle
+    import subprocess
+
+    import kandiscover
+
+    root = str(Path(kandiscover.__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c",
+         "from kandiscover.study.runner import _isolated_main; _isolated_main()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        out, err = proc.communicate(pickle.dumps(spec), timeout=hard_timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return "", _failure(spec, "timeout", f"killed after the hard timeout of "
+                            f"{hard_timeout:g} s", time.perf_counter() - started)
+    try:
+        key, attrs = pickle.loads(out)
+    except Exception:  # noqa: BLE001 - no result: the process died
+        tail = " | ".join(err.decode(errors="replace").strip().splitlines()[-3:])
+        return "", _failure(spec, "failed", f"the task's process died (exit code "
+                            f"{proc.returncode}) without a result: {tail}",
+                            time.perf_counter() - started)
+    if not key:
+        attrs = _failure(spec, "failed", attrs["error"], time.perf_counter() - started)
+    return key, attrs
+
+
 def _check_address(address: str) -> None:
     if not isinstance(address, str) or not re.fullmatch(r"(tcp|tls)://[^\s/:]+:\d+", address):
         raise InputError(f"scheduler must be an address such as tcp://HOST:PORT, "
@@ -364,7 +443,7 @@ def _run_dask(tasks: list[dict], client, hard_timeout: float, on_done, on_progre
         while queue or running:
             while queue and len(running) < slots:
                 spec = queue.pop(0)
-                fut = client.submit(run_task, spec, pure=False)
+                fut = client.submit(_run_isolated, spec, hard_timeout, pure=False)
                 running[fut] = (spec, time.perf_counter())
             on_progress(len(running))
             done = [f for f in running if f.done()]
@@ -380,10 +459,13 @@ def _run_dask(tasks: list[dict], client, hard_timeout: float, on_done, on_progre
                 on_done(spec, attrs)
             now = time.perf_counter()
             for fut, (spec, t0) in list(running.items()):
-                if now - t0 > hard_timeout:
+                # the worker kills the task's process at hard_timeout; this catches a
+                # worker that hangs or vanishes without reporting
+                if now - t0 > hard_timeout + _DASK_GRACE:
                     fut.cancel()
                     del running[fut]
-                    on_done(spec, _failure(spec, "timeout", f"cancelled after the hard "
+                    on_done(spec, _failure(spec, "timeout", f"no answer from the Dask "
+                                           f"worker {_DASK_GRACE:g} s after the hard "
                                            f"timeout of {hard_timeout:g} s", now - t0))
     finally:
         for fut in running:
@@ -391,6 +473,24 @@ def _run_dask(tasks: list[dict], client, hard_timeout: float, on_done, on_progre
 
 
 # ------------------------------------------------------------------ study
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM raises KeyboardInterrupt, so that the executors kill their running
+    tasks on the way out (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def _positive_number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) \
             or not math.isfinite(value) or value <= 0:
@@ -407,6 +507,20 @@ def _nonempty(values: Any, what: str) -> list:
     return values
 
 
+def _sha256(path: Path) -> str:
+    """The file's SHA-256 ("" when it cannot be read: its tasks fail with the reason)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return ""
+    return h.hexdigest()
+
+
 def _resolve_datasets(datasets: Sequence[Any]) -> list[dict]:
     """Feynman names or dataset files -> ``{"name", "source"}`` dicts."""
     from ..data.feynman import get_feynman
@@ -418,7 +532,8 @@ def _resolve_datasets(datasets: Sequence[Any]) -> list[dict]:
         elif isinstance(d, Path) or (isinstance(d, str) and
                                      Path(d).suffix.lower() in DATASET_SUFFIXES):
             p = Path(d)
-            item = {"name": p.stem, "source": {"kind": "file", "path": str(p.resolve())}}
+            item = {"name": p.stem, "source": {"kind": "file", "path": str(p.resolve()),
+                                               "sha256": _sha256(p)}}
         else:
             eq = get_feynman(str(d))      # unknown names: InputError with suggestions
             item = {"name": eq.name, "source": {"kind": "feynman", "name": eq.name}}
@@ -526,16 +641,22 @@ def run_study(datasets: Sequence[Any], methods: Sequence[str], noise_levels: Seq
         old = list(store.get("plan", group="extra").get("keys", []))
         plan = old + [k for k in plan if k not in set(old)]
     store.add("plan", {"keys": plan}, group="extra")
-    stored = {}
-    for k in store.keys():
-        stored[k] = store.get(k).get("status")
-    todo = [t for t in tasks
-            if stored.get(task_key(t["dataset"], t["method"], t["noise"], t["seed"]))
-            not in DONE_STATUSES]
-
     def log(msg: str) -> None:
         if verbose:
             print(msg, file=sys.stderr, flush=True)
+
+    stored = {k: store.get(k) for k in store.keys()}
+    todo, changed = [], set()
+    for t in tasks:
+        old = stored.get(task_key(t["dataset"], t["method"], t["noise"], t["seed"]))
+        if old is None or old.get("status") not in DONE_STATUSES:
+            todo.append(t)
+        elif old.get("data_sha256", "") != t["source"].get("sha256", ""):
+            todo.append(t)                  # the dataset file changed since
+            changed.add(t["dataset"])
+    if changed:
+        log(f"dataset file(s) changed since their results were stored: "
+            f"{', '.join(sorted(changed))}; running their tasks again")
 
     skipped = len(tasks) - len(todo)
     if skipped:
@@ -580,10 +701,11 @@ def run_study(datasets: Sequence[Any], methods: Sequence[str], noise_levels: Seq
         bar.update(1)
 
     try:
-        if client is None:
-            _run_local(todo, workers, hard_timeout, on_done, on_progress)
-        else:
-            _run_dask(todo, client, hard_timeout, on_done, on_progress)
+        with _sigterm_interrupts():
+            if client is None:
+                _run_local(todo, workers, hard_timeout, on_done, on_progress)
+            else:
+                _run_dask(todo, client, hard_timeout, on_done, on_progress)
     finally:
         bar.close()
         if client is not None:
