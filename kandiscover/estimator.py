@@ -107,6 +107,13 @@ def _mse(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean((pred - y) ** 2))
 
 
+def _quiet_mse(fn, X: np.ndarray, y: np.ndarray) -> float:
+    """MSE of a candidate formula; invalid values (sqrt of a negative) score inf
+    without a warning."""
+    with np.errstate(all="ignore"):
+        return _mse(fn(X), y)
+
+
 def _pareto(cands: list[_Candidate]) -> list[_Candidate]:
     """Non-dominated candidates by (complexity, loss), simplest first."""
     front: list[_Candidate] = []
@@ -350,8 +357,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                     break
                 expr = to_sympy(net, self.variable_names_, X_check=Xv, snap_tol=1e-3)
                 fn = self._compile(expr)
-                out.append(_Candidate(best.width, net, expr, _mse(fn(Xv), yv), complexity(expr),
-                                      time.perf_counter() - t, best.spline_loss,
+                out.append(_Candidate(best.width, net, expr, _quiet_mse(fn, Xv, yv),
+                                      complexity(expr), time.perf_counter() - t,
+                                      best.spline_loss,
                                       f"{k} edge{'s' if k > 1 else ''} fewer"))
         except KandiscoverError as exc:
             if self.verbose:
@@ -421,7 +429,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             fn = self._compile(expr)
             label = ", ".join(filter(None, [f"seed {self.seed + 7919 * restart}"
                                             if restart else "", note]))
-            out.append(_Candidate(list(width), sym, expr, _mse(fn(Xv), yv), complexity(expr),
+            out.append(_Candidate(list(width), sym, expr, _quiet_mse(fn, Xv, yv), complexity(expr),
                                   time.perf_counter() - t, loss, label))
         return out
 

@@ -184,9 +184,9 @@ def test_a_second_writer_is_refused(tmp_path):
                              verbose=False)
     finally:
         held.close()
-    tasks = runner.make_tasks([{"name": "I.6.2a", "source": {"kind": "feynman"}}], ["kan"], [0.0, 0.0],
-                              [0], {"budget": 1.0, "n_samples": 10, "symbolic_timeout": 1.0,
-                                    "settings": {}})
+    tasks = runner.make_tasks([{"name": "I.6.2a", "source": {"kind": "feynman"}}], ["kan"],
+                              [0.0, 0.0], [0], {"budget": 1.0, "n_samples": 10,
+                                                "symbolic_timeout": 1.0, "settings": {}})
     assert len(tasks) == 1     # --noise 0,0 is one task
 
 
