@@ -254,6 +254,17 @@ def _cmd_study_run(args: argparse.Namespace) -> int:
     return _study_summary(store, args.out)
 
 
+def _cmd_study_report(args: argparse.Namespace) -> int:
+    from .study.report import write_report
+    from .study.results import ResultStore
+
+    store = ResultStore.open(args.folder)
+    out = store.path.parent
+    written = write_report(store, out)
+    print(f"wrote {', '.join(str(p) for p in written.values())}")
+    return 0
+
+
 def _study_options(sp: argparse.ArgumentParser, out: str) -> None:
     sp.add_argument("--methods", default="kan,operon",
                     help="comma-separated methods: kan, operon, pysr (default kan,operon)")
@@ -357,6 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("datasets_dir", metavar="DATASETS_DIR")
     _study_options(sr, "studies/datasets")
     sr.set_defaults(func=_cmd_study_run)
+    srep = ssub.add_parser("report", help="write report.md, report.tex and the figures of a "
+                           "recovery study folder again from its results.h5 (no runs)")
+    srep.add_argument("folder", metavar="FOLDER")
+    srep.set_defaults(func=_cmd_study_report)
     i = sub.add_parser("info", help="describe a saved model")
     i.add_argument("model")
     i.set_defaults(func=_cmd_info)

@@ -83,13 +83,16 @@ def test_recovery_counts():
 
 def test_tasks_without_a_true_formula_are_not_counted_as_missed():
     runs = [dict(r) for r in records().values() if r["method"] == "kan"]
-    runs[0]["truth"] = ""     # e.g. a CSV without a formula
-    runs[0]["symbolic_solution"] = False
+    blank = runs[0]["dataset"]
+    for r in runs:
+        if r["dataset"] == blank:     # e.g. a CSV without a formula
+            r["truth"] = ""
+            r["symbolic_solution"] = False
     tab = recovery_table(runs)
     c = tab[(runs[0]["method"], float(runs[0]["noise"]))]
-    assert c["n_checked"] == c["n"] - 1
-    assert c["symbolic"] == sum(r["symbolic_solution"] for r in runs[1:]
-                                if float(r["noise"]) == float(runs[0]["noise"]))
+    same = [r for r in runs if float(r["noise"]) == float(runs[0]["noise"])]
+    assert c["n_checked"] == c["n"] - sum(r["dataset"] == blank for r in same) < c["n"]
+    assert c["symbolic"] == sum(r["symbolic_solution"] for r in same)
 
 
 def test_markdown_tables(report):
@@ -162,7 +165,7 @@ def test_empty_store(tmp_path):
     store = ResultStore(tmp_path / "results.h5", "feynman", DEFINITION)
     written = write_report(store, tmp_path / "out")
     assert set(written) == {"report.md", "report.tex"}
-    assert "tasks**: 0" in written["report.md"].read_text()
+    assert "tasks stored**: 0" in written["report.md"].read_text()
 
 
 def test_tex_compiles_with_pdflatex(report):
@@ -188,3 +191,38 @@ def test_a_partial_study_says_so(tmp_path):
     md = (tmp_path / "report.md").read_text()
     finished = sum(a["status"] in ("ok", "unavailable") for a in recs.values())
     assert f"{finished} of {len(recs) + 1} planned (PARTIAL" in md
+
+
+def test_failed_task_without_truth_still_counts_against_recovery(tmp_path):
+    from kandiscover.study.report import recovery_table
+    runs = [{"dataset": "a", "method": "m", "noise": 0.0, "status": "ok", "truth": "x",
+             "symbolic_solution": True, "accuracy_solution": True},
+            {"dataset": "b", "method": "m", "noise": 0.0, "status": "ok", "truth": "y",
+             "symbolic_solution": True, "accuracy_solution": True},
+            {"dataset": "b", "method": "k", "noise": 0.0, "status": "failed", "truth": "",
+             "symbolic_solution": False, "accuracy_solution": False},
+            {"dataset": "c", "method": "k", "noise": 0.0, "status": "ok", "truth": "",
+             "symbolic_solution": False, "accuracy_solution": True}]
+    t = recovery_table(runs)
+    assert t[("k", 0.0)]["n"] == 2 and t[("k", 0.0)]["n_checked"] == 1
+    assert t[("k", 0.0)]["symbolic"] == 0 and t[("k", 0.0)]["failed"] == 1
+    assert t[("m", 0.0)]["n_checked"] == 2 and t[("m", 0.0)]["symbolic"] == 2
+
+
+def test_results_store_open_remove_and_report_command(tmp_path):
+    from kandiscover.cli import main
+    from kandiscover.study.results import ResultStore
+
+    store = ResultStore(tmp_path / "results.h5", "recovery", {"budget": 1.0})
+    for k in ("a", "b", "c"):
+        store.add(k, {"dataset": k, "method": "m", "noise": 0.0, "seed": 0, "status": "ok",
+                      "truth": "x", "expression": "x", "symbolic_solution": True,
+                      "accuracy_solution": True, "test_r2": 1.0, "seconds": 1.0})
+    opened = ResultStore.open(tmp_path)
+    assert opened.study == "recovery" and opened.definition == {"budget": 1.0}
+    assert opened.remove(["b", "zz"]) == ["b"]
+    assert ResultStore.open(tmp_path / "results.h5").keys() == ["a", "c"]
+    assert main(["study", "report", str(tmp_path)]) == 0
+    text = (tmp_path / "report.md").read_text()
+    assert "100.0 % (2/2)" in text
+    assert main(["study", "report", str(tmp_path / "nowhere")]) == 2

@@ -71,6 +71,25 @@ class ResultStore:
         if self.path.exists():
             self._check()
 
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "ResultStore":
+        """An existing results file, with the study name and definition it holds."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "results.h5"
+        if not path.is_file():
+            raise InputError(f"{path} does not exist; run the study first")
+        try:
+            with h5py.File(path, "r") as f:
+                kind = _read_attr(f.attrs.get("kind", ""))
+                study = _read_attr(f.attrs.get("study", ""))
+                definition = _read_attr(f.attrs.get("definition", "json:null"))
+        except OSError as exc:
+            raise InputError(f"{path} is not a readable HDF5 results file ({exc})") from None
+        if kind != _KIND:
+            raise InputError(f"{path} is not a kandiscover results file (kind {kind!r})")
+        return cls(path, study, definition or {})
+
     def _check(self) -> None:
         try:
             with h5py.File(self.path, "r") as f:
@@ -115,6 +134,30 @@ class ResultStore:
             return f"{group}/{key}" in f
 
     # ------------------------------------------------------------- writing
+    def remove(self, keys: list[str], group: str = "runs") -> list[str]:
+        """Delete entries (e.g. to run them again); returns the keys that were
+        there.  The file is rewritten atomically."""
+        if not self.path.exists():
+            return []
+        with h5py.File(self.path, "r") as f:
+            present = [k for k in keys if f"{group}/{k}" in f]
+        if not present:
+            return []
+        with atomic_path(self.path, suffix=".h5") as tmp:
+            with h5py.File(tmp, "w", track_order=True) as new, \
+                    h5py.File(self.path, "r") as old:
+                for k, v in old.attrs.items():
+                    new.attrs[k] = v
+                for name in old:
+                    if name != group:
+                        new.copy(old[name], name)
+                        continue
+                    g = new.create_group(name, track_order=True)
+                    for k in old[name]:
+                        if k not in present:
+                            g.copy(old[name][k], k)
+        return present
+
     def add(self, key: str, attrs: dict[str, Any], arrays: dict[str, np.ndarray] | None = None,
             group: str = "runs") -> None:
         """Store (or replace) one entry and rewrite the file atomically."""
