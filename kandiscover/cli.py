@@ -219,11 +219,23 @@ def _study_common(args: argparse.Namespace) -> dict:
             raise InputError(f"{what} must be comma-separated numbers such as 0,0.01; "
                              f"got {text!r}") from None
 
+    settings = None
+    if args.settings:
+        import json
+        try:
+            settings = json.loads(args.settings)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--settings must be JSON such as "
+                             f"'{{\"operon\": {{\"generations\": 100}}}}' ({exc})") from None
+        if not isinstance(settings, dict) or not all(isinstance(v, dict)
+                                                     for v in settings.values()):
+            raise InputError("--settings must map each method to a JSON object of its "
+                             f"keyword arguments, got {args.settings!r}")
     methods = _names_arg(args.methods, "--methods")
     return dict(methods=methods, noise=floats(args.noise, "--noise"), seeds=args.seeds,
                 budget=args.budget, out=args.out, workers=args.workers,
                 scheduler=args.scheduler, dask_workers=args.dask_workers,
-                verbose=not args.quiet)
+                settings=settings, verbose=not args.quiet)
 
 
 def _study_summary(store, out) -> int:
@@ -278,6 +290,10 @@ def _study_options(sp: argparse.ArgumentParser, out: str) -> None:
                     help="run on an existing Dask cluster")
     sp.add_argument("--dask-workers", type=int, default=None, metavar="N",
                     help="start a local Dask cluster with N one-thread workers")
+    sp.add_argument("--settings", default=None, metavar="JSON",
+                    help="per-method keyword arguments, e.g. "
+                         "'{\"operon\": {\"generations\": 100}}' (part of the study "
+                         "definition)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -269,3 +269,21 @@ def test_noise_levels_with_the_same_key_are_refused():
                           [1e-7, 1.0000001e-7], [0],
                           {"budget": 1.0, "n_samples": 10, "symbolic_timeout": 1.0,
                            "settings": {}})
+
+
+def test_cli_settings_reach_the_method(tmp_path, capsys):
+    from kandiscover.cli import main
+    out = tmp_path / "out"
+    args = ["study", "feynman", "--equations", "I.12.1", "--methods", "operon", "--budget",
+            "1", "--out", str(out), "--quiet"]
+    assert main(args + ["--settings", '{"operon": {"generations": 5}}']) == 0
+    store = ResultStore.open(out)
+    assert store.definition["settings"] == {"operon": {"generations": 5}}
+    assert store.runs()[0]["status"] == "ok"
+    capsys.readouterr()
+    assert main(args + ["--settings", '{"operon": 5}']) == 2
+    assert "keyword arguments" in capsys.readouterr().err
+    assert main(args + ["--settings", "{operon"]) == 2
+    assert "must be JSON" in capsys.readouterr().err
+    assert main(args) == 2                 # another definition: refused
+    assert "different study definition" in capsys.readouterr().err
