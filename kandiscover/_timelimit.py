@@ -66,7 +66,7 @@ def time_limit(seconds: float | None, error: type[Exception] = TimeLimitExceeded
     finally:
         state["active"] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if old is None else old)
         if outer_left:
             left = outer_left - (time.monotonic() - start)
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), outer_interval)

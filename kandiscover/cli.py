@@ -267,10 +267,14 @@ def _cmd_study_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_study_report(args: argparse.Namespace) -> int:
+    from .errors import InputError
     from .study.report import write_report
     from .study.results import ResultStore
 
     store = ResultStore.open(args.folder)
+    if store.study != "recovery":
+        raise InputError(f"{store.path} holds a {store.study!r} study, not a recovery "
+                         "study; its own command writes its report")
     out = store.path.parent
     written = write_report(store, out)
     print(f"wrote {', '.join(str(p) for p in written.values())}")

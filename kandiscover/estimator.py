@@ -286,10 +286,11 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         while jobs:
             width, restart = jobs.pop(0)
             try:
-                if cands and _past(deadline):
+                have = any(np.isfinite(c.loss) for c in cands)   # a usable formula
+                if have and _past(deadline):
                     raise _OutOfTime
                 found = self._candidate(width, Xtr, ytr, Xv, yv, restart,
-                                        deadline if cands else None)
+                                        deadline if have else None)
             except _OutOfTime:
                 if self.verbose:
                     print(f"time budget of {self.time_budget:g} s spent after "

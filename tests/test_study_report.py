@@ -226,3 +226,7 @@ def test_results_store_open_remove_and_report_command(tmp_path):
     text = (tmp_path / "report.md").read_text()
     assert "100.0 % (2/2)" in text
     assert main(["study", "report", str(tmp_path / "nowhere")]) == 2
+    other = ResultStore(tmp_path / "pend" / "results.h5", "pendulum", {})
+    other.add("x", {"status": "ok"})
+    assert main(["study", "report", str(tmp_path / "pend")]) == 2
+    assert not (tmp_path / "pend" / "report.md").exists()

@@ -88,7 +88,7 @@ class ResultStore:
             raise InputError(f"{path} is not a readable HDF5 results file ({exc})") from None
         if kind != _KIND:
             raise InputError(f"{path} is not a kandiscover results file (kind {kind!r})")
-        return cls(path, study, definition or {})
+        return cls(path, study, definition)
 
     def _check(self) -> None:
         try:

@@ -41,13 +41,16 @@ process is killed after ``hard_timeout`` seconds (default
 ``2 * budget + 120``) and the task stored as ``timeout``, so no computation
 goes on behind a timed-out task.  The sympy limits (the symbolic check's 30 s,
 the formula simplification's) use ``SIGALRM`` in that main thread.  Task
-processes die with their parent (Linux), and SIGTERM or Ctrl-C stops the study
-after killing the running tasks; finished tasks stay stored.
+processes die with their parent (Linux).  SIGTERM or Ctrl-C stops the study;
+finished tasks stay stored.  The local executor and a ``LocalCluster`` kill
+their running tasks on the way out; on an existing cluster (``scheduler``)
+the running tasks go on until they end or reach ``hard_timeout``, and their
+results are not stored.
 
 Changed data
 ------------
 A task on a dataset file stores the file's SHA-256; when the file has changed
-since, the task counts as not done and runs again.
+since (both hashes known), the task counts as not done and runs again.
 
 Result schema (attributes of ``/runs/<key>``): dataset, method, noise, seed,
 status (ok | failed | timeout | unavailable), error, seconds, wall_seconds,
@@ -276,19 +279,22 @@ def _lock(out: Path):
 
 
 # -------------------------------------------------------------- executors
-def _die_with_parent() -> None:
-    """Linux: have this process killed when the process that started it ends."""
+def _die_with_parent(parent: int | None = None) -> None:
+    """Linux: have this process killed when the process that started it ends
+    (``parent``: its pid, to catch a parent that ended before this call)."""
     if not sys.platform.startswith("linux"):
         return
     try:
         import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass
+        return
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
-def _child(spec: dict, conn) -> None:        # runs in a spawned process
-    _die_with_parent()
+def _child(spec: dict, conn, parent: int | None = None) -> None:   # a spawned process
+    _die_with_parent(parent)
     try:
         conn.send(run_task(spec))
     except BaseException as exc:  # noqa: BLE001
@@ -318,7 +324,8 @@ def _run_local(tasks: list[dict], workers: int, hard_timeout: float, on_done, on
             while queue and len(running) < workers:
                 spec = queue.pop(0)
                 recv, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(spec, send), daemon=True)
+                proc = ctx.Process(target=_child, args=(spec, send, os.getpid()),
+                                   daemon=True)
                 proc.start()
                 send.close()
                 running[recv] = (proc, spec, time.perf_counter())
@@ -357,10 +364,10 @@ def _run_local(tasks: list[dict], workers: int, hard_timeout: float, on_done, on
             conn.close()
 
 
-def _isolated_main() -> None:              # ``python -c`` entry of a Dask task's process
+def _isolated_main(parent: int) -> None:   # ``python -c`` entry of a Dask task's process
     import pickle
 
-    _die_with_parent()
+    _die_with_parent(parent)
     spec = pickle.load(sys.stdin.buffer)
     result_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)             # the methods' prints go to stderr; stdout carries the result
@@ -370,6 +377,8 @@ def _isolated_main() -> None:              # ``python -c`` entry of a Dask task'
         result = ("", {"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
     pickle.dump(result, result_out)
     result_out.flush()
+    sys.stderr.flush()
+    os._exit(0)               # no exit hooks or stray threads can hold the result back
 
 
 def _run_isolated(spec: dict, hard_timeout: float) -> tuple[str, dict[str, Any]]:
@@ -380,20 +389,25 @@ def _run_isolated(spec: dict, hard_timeout: float) -> tuple[str, dict[str, Any]]
 
     import kandiscover
 
+    # the worker's own kandiscover, found last (an installed one keeps its place)
     root = str(Path(kandiscover.__file__).resolve().parents[1])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    code = (f"import sys; sys.path.append({root!r}); "
+            f"from kandiscover.study.runner import _isolated_main; _isolated_main({os.getpid()})")
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c",
-         "from kandiscover.study.runner import _isolated_main; _isolated_main()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
     try:
         out, err = proc.communicate(pickle.dumps(spec), timeout=hard_timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)     # the task and anything it started
+        except ProcessLookupError:
+            pass
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
         return "", _failure(spec, "timeout", f"killed after the hard timeout of "
                             f"{hard_timeout:g} s", time.perf_counter() - started)
     try:
@@ -649,9 +663,14 @@ def run_study(datasets: Sequence[Any], methods: Sequence[str], noise_levels: Seq
     todo, changed = [], set()
     for t in tasks:
         old = stored.get(task_key(t["dataset"], t["method"], t["noise"], t["seed"]))
+        if old is not None and float(old.get("noise", t["noise"])) != float(t["noise"]):
+            raise InputError(f"{store.path} holds {old['noise']!r} under the key of noise "
+                             f"level {t['noise']!r}; use noise levels that differ in their "
+                             "first 6 digits")
         if old is None or old.get("status") not in DONE_STATUSES:
             todo.append(t)
-        elif old.get("data_sha256", "") != t["source"].get("sha256", ""):
+        elif old.get("data_sha256") and t["source"].get("sha256") and \
+                old["data_sha256"] != t["source"]["sha256"]:
             todo.append(t)                  # the dataset file changed since
             changed.add(t["dataset"])
     if changed:

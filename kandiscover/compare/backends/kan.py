@@ -7,11 +7,13 @@ afterwards) and returns its chosen formula with the Pareto front of its
 
 Time budget
 -----------
-``KANRegressor``'s budget is soft: it starts no new candidate structure once
-the budget is spent, but a structure that has started is trained to its end,
-and the first structure always runs.  On small, easy data a structure takes
-one or two seconds; ``seconds`` in the result is the wall time of the whole
-call, which can exceed the budget by the duration of one structure.
+``KANRegressor``'s budget is kept between training stages: once it is spent,
+no new candidate structure starts, a structure in training is abandoned at
+its next stage and the sparser readings stop; the first structure that gives
+a formula always finishes.  ``seconds`` in the result is the wall time of the
+whole call, which can exceed the budget by about one training stage and the
+symbolic reading of one structure (sympy's simplification is capped at 5 s
+per expression).
 
 Determinism
 -----------
