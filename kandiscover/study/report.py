@@ -316,11 +316,14 @@ def _definition_items(store: ResultStore, runs: list[dict]) -> list[tuple[str, s
                                   f"{dims[2]} noise levels, {dims[3]} seeds)"))
     if store.path.exists() and store.has("plan", group="extra"):
         planned = list(store.get("plan", group="extra").get("keys", []))
-        done = {r.get("key") for r in runs if r.get("status") in ("ok", "unavailable")}
-        items.append(("tasks finished", f"{sum(k in done for k in planned)} of "
-                                         f"{len(planned)} planned"
-                      + ("" if all(k in done for k in planned) else
-                         " (PARTIAL: the rates below cover the finished tasks only)")))
+        status = {r.get("key"): r.get("status") for r in runs}
+        missing = sum(k not in status for k in planned)
+        bad = sum(status.get(k) in _FAILED for k in planned)
+        items.append(("tasks finished", f"{len(planned) - missing} of {len(planned)} planned"
+                      + (f", {bad} of them failed or timed out (counted as not recovered; "
+                         "a rerun of the command retries them)" if bad else "")
+                      + (" (PARTIAL: the rates below cover the finished tasks only)"
+                         if missing else "")))
     if "seeds" not in d:
         items.append(("seeds", ", ".join(str(s) for s in sorted({r.get("seed") for r in runs}))))
     if "noise" not in d and "noise_levels" not in d:
