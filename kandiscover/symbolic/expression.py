@@ -217,22 +217,19 @@ def _round_floats(expr: sympy.Expr, digits: int | None) -> sympy.Expr:
 
 
 _SIMPLIFY_MAX_OPS = 40
-#: Seconds ``sympy.simplify`` may take on one expression before the cheap rewrites are used.
+#: Seconds each sympy rewrite (expand, simplify, cancel) may take on one expression.
 SIMPLIFY_SECONDS = 5.0
-
-
-def _cheap_simplify(expr: sympy.Expr, ops: int) -> sympy.Expr:
-    return sympy.powsimp(sympy.cancel(expr)) if ops <= 4 * _SIMPLIFY_MAX_OPS else expr
 
 
 def _simplify(expr: sympy.Expr) -> sympy.Expr:
     """``sympy.simplify``, kept only when it does not grow the tree.
 
-    ``simplify`` can run for minutes (its exp/trig rewrites take polynomial
-    gcds over every variable), so it runs only up to ``_SIMPLIFY_MAX_OPS``
-    operations and :data:`SIMPLIFY_SECONDS` seconds (in the main thread);
-    otherwise only the cheap rewrites (collecting powers and rational terms)
-    are tried."""
+    ``simplify`` (and even ``cancel``) can run for minutes: their exp/trig
+    rewrites and polynomial gcds grow with the number of variables.  So the
+    full ``simplify`` runs only up to ``_SIMPLIFY_MAX_OPS`` operations, the
+    cheap rewrites (collecting rational terms and powers) up to four times
+    that, and each gets at most :data:`SIMPLIFY_SECONDS` seconds (in the main
+    thread); past that the expression is kept as it is."""
     ops = sympy.count_ops(expr)
     out = None
     if ops <= _SIMPLIFY_MAX_OPS:
@@ -247,8 +244,10 @@ def _simplify(expr: sympy.Expr) -> sympy.Expr:
             return best
 
         _, out = call_with_limit(full, SIMPLIFY_SECONDS)
+    if out is None and ops <= 4 * _SIMPLIFY_MAX_OPS:
+        _, out = call_with_limit(lambda: sympy.powsimp(sympy.cancel(expr)), SIMPLIFY_SECONDS)
     if out is None:
-        out = _cheap_simplify(expr, ops)
+        return expr
     return out if sympy.count_ops(out) <= ops else expr
 
 
@@ -283,7 +282,10 @@ def pull_scales(expr: sympy.Expr) -> sympy.Expr:
 def _expand(expr: sympy.Expr) -> sympy.Expr:
     """Multiply out products and powers of sums (also inside functions), so
     that constants combine; exponentials and logs are left as they are."""
-    out = sympy.expand(expr, power_exp=False, power_base=False, log=False)
+    _, out = call_with_limit(lambda: sympy.expand(expr, power_exp=False, power_base=False,
+                                                  log=False), SIMPLIFY_SECONDS)
+    if out is None:
+        return expr
     return out if sympy.count_ops(out) <= 3 * sympy.count_ops(expr) + 4 else expr
 
 
