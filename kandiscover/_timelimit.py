@@ -1,8 +1,10 @@
 """A time limit for a block of pure-Python work (sympy), nestable.
 
 sympy has no timeout of its own and ``simplify`` can run for minutes on
-some expressions.  :func:`time_limit` interrupts the block with ``SIGALRM``;
-it therefore works on Unix in the main thread only, and is a no-op
+some expressions.  :func:`time_limit` interrupts the block with ``SIGPROF``
+once the process has used ``seconds`` of CPU time (so a busy machine does
+not change the outcome, only a slower one does); it works on Unix in the
+main thread only, and is a no-op
 elsewhere (a Dask worker thread, Windows).  The study runner executes every
 task in the main thread of its own process, so the limits apply there.
 
@@ -26,6 +28,10 @@ __all__ = ["time_limit", "call_with_limit", "TimeLimitExceeded"]
 T = TypeVar("T")
 
 _REPEAT = 0.25
+# CPU time of this process (ITIMER_PROF, delivered as SIGPROF), not wall time:
+# a busy machine then does not change which expressions get simplified
+_TIMER = getattr(signal, "ITIMER_PROF", None)
+_SIGNAL = getattr(signal, "SIGPROF", None)
 
 
 class TimeLimitExceeded(Exception):
@@ -33,13 +39,13 @@ class TimeLimitExceeded(Exception):
 
 
 def _usable() -> bool:
-    return hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    return hasattr(signal, "SIGPROF") and threading.current_thread() is threading.main_thread()
 
 
 @contextlib.contextmanager
 def time_limit(seconds: float | None, error: type[Exception] = TimeLimitExceeded,
                message: str | None = None) -> Iterator[None]:
-    """Raise ``error(message)`` in the block once it has run ``seconds``.
+    """Raise ``error(message)`` in the block once it has used ``seconds`` of CPU time.
 
     ``seconds=None`` (or a thread other than the main one) means no limit.
     """
@@ -47,7 +53,7 @@ def time_limit(seconds: float | None, error: type[Exception] = TimeLimitExceeded
         yield
         return
     seconds = max(float(seconds), 1e-3)
-    outer_left, outer_interval = signal.getitimer(signal.ITIMER_REAL)
+    outer_left, outer_interval = signal.getitimer(_TIMER)
     if outer_left and outer_left <= seconds:
         yield                     # the outer limit fires first: leave it in charge
         return
@@ -58,18 +64,18 @@ def time_limit(seconds: float | None, error: type[Exception] = TimeLimitExceeded
         if state["active"]:
             raise error(text)
 
-    start = time.monotonic()
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, _REPEAT)
+    start = time.process_time()
+    old = signal.signal(_SIGNAL, on_alarm)
+    signal.setitimer(_TIMER, seconds, _REPEAT)
     try:
         yield
     finally:
         state["active"] = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL if old is None else old)
+        signal.setitimer(_TIMER, 0)
+        signal.signal(_SIGNAL, signal.SIG_DFL if old is None else old)
         if outer_left:
-            left = outer_left - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), outer_interval)
+            left = outer_left - (time.process_time() - start)
+            signal.setitimer(_TIMER, max(left, 1e-3), outer_interval)
 
 
 def call_with_limit(fn: Callable[[], T], seconds: float | None) -> tuple[bool, T | None]:

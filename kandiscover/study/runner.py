@@ -40,7 +40,7 @@ worker starts (Dask executor; at most one task per worker thread).  The
 process is killed after ``hard_timeout`` seconds (default
 ``2 * budget + 120``) and the task stored as ``timeout``, so no computation
 goes on behind a timed-out task.  The sympy limits (the symbolic check's 30 s,
-the formula simplification's) use ``SIGALRM`` in that main thread.  Task
+the formula simplification's) count CPU time (``SIGPROF``) in that main thread.  Task
 processes die with their parent (Linux).  SIGTERM or Ctrl-C stops the study;
 finished tasks stay stored.  The local executor and a ``LocalCluster`` kill
 their running tasks on the way out; on an existing cluster (``scheduler``)
