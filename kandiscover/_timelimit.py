@@ -39,7 +39,8 @@ class TimeLimitExceeded(Exception):
 
 
 def _usable() -> bool:
-    return hasattr(signal, "SIGPROF") and threading.current_thread() is threading.main_thread()
+    return _TIMER is not None and _SIGNAL is not None \
+        and threading.current_thread() is threading.main_thread()
 
 
 @contextlib.contextmanager
