@@ -1,0 +1,83 @@
+"""Exploration script: does per-window amplitude normalisation help on energy_increasing?
+
+Trains one model on the study's windows with the inputs transformed per window
+and prints its test ROC-AUCs as one JSON line (nothing is written).  The
+findings are in README.md ("Lead found 2026-11-24").
+
+    OMP_NUM_THREADS=1 .venv/bin/python studies/pendulum/window_inputs.py \
+        --model seqkan --hidden 4 --inputs window+ [--epochs 20] [--seed 0]
+
+Inputs: ``raw`` (as the study), ``window`` (theta and omega divided by their
+RMS over the window) or ``window+`` (that, plus log RMS of each as two
+constant extra inputs).  The dataset is ``studies/pendulum/pendulum.h5``,
+which ``kandiscover study pendulum`` writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from kandiscover.data import pendulum
+from kandiscover.data.dataset import load_dataset
+from kandiscover.kan.train import torch_threads
+
+SPLITS = ("train", "val", "test_interp", "test_extrap")
+
+
+def transform(X: np.ndarray, inputs: str) -> np.ndarray:
+    """(n, time, features) windows -> the model's inputs."""
+    X = np.asarray(X, float)
+    if inputs == "raw":
+        return X
+    rms = np.sqrt((X ** 2).mean(axis=1, keepdims=True)) + 1e-9
+    if inputs == "window":
+        return X / rms
+    return np.concatenate([X / rms, np.broadcast_to(np.log(rms), X.shape)], axis=2)
+
+
+def build(model: str, n_in: int, hidden: int, seed: int):
+    if model == "seqkan":
+        from kandiscover.kan.seqkan import SeqKAN
+        return SeqKAN(n_in, hidden, 2, grid=5, seed=seed)
+    from kandiscover.compare import recurrent
+    cls = {"lstm": recurrent.LSTMClassifier, "rnn": recurrent.RNNClassifier,
+           "tkan": recurrent.TKANClassifier}[model]
+    return cls(n_in, 2, hidden_size=hidden, seed=seed)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=("seqkan", "lstm", "rnn", "tkan"), default="seqkan")
+    p.add_argument("--hidden", type=int, default=4)
+    p.add_argument("--inputs", choices=("raw", "window", "window+"), default="window+")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dataset", default=str(Path(__file__).with_name("pendulum.h5")))
+    a = p.parse_args()
+    ds = load_dataset(a.dataset)
+    data = {}
+    for split in SPLITS:
+        w = ds.windows(split, pendulum.WINDOW, pendulum.STRIDE)
+        data[split] = (transform(w.inputs, a.inputs), w.labels.astype(np.float64))
+    with torch_threads(1):
+        m = build(a.model, data["train"][0].shape[2], a.hidden, a.seed)
+        t = time.perf_counter()
+        m.fit(data["train"][0], data["train"][1], data["val"][0], data["val"][1],
+              epochs=a.epochs, batch_size=256, patience=5, lr=1e-2)
+        out = {"model": a.model, "hidden": a.hidden, "inputs": a.inputs, "seed": a.seed,
+               "seconds": round(time.perf_counter() - t)}
+        for split in SPLITS[2:]:
+            prob = m.predict_proba(data[split][0])
+            out[split] = {lab: round(float(roc_auc_score(data[split][1][:, j], prob[:, j])), 3)
+                          for j, lab in enumerate(pendulum.LABELS)}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
