@@ -134,28 +134,38 @@ class ResultStore:
             return f"{group}/{key}" in f
 
     # ------------------------------------------------------------- writing
+    def _rewrite(self, edit, group: str = "runs", drop: frozenset[str] = frozenset()) -> None:
+        """Write a new file holding the old one's content (less the ``drop``
+        entries of ``group``), let ``edit`` change it, and rename it over the old
+        one."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.path, suffix=".h5") as tmp, \
+                h5py.File(tmp, "w", track_order=True) as new:
+            if self.path.exists():
+                with h5py.File(self.path, "r") as old:
+                    for k, v in old.attrs.items():
+                        new.attrs[k] = v
+                    for name in old:
+                        if name != group or not drop:
+                            new.copy(old[name], name)
+                            continue
+                        g = new.create_group(name, track_order=True)
+                        for k in old[name]:
+                            if k not in drop:
+                                g.copy(old[name][k], k)
+            else:
+                new.attrs["kind"] = _KIND
+                new.attrs["study"] = self.study
+                new.attrs["format_version"] = RESULTS_FORMAT_VERSION
+                new.attrs["definition"] = "json:" + _canonical(self.definition)
+            edit(new)
+
     def remove(self, keys: list[str], group: str = "runs") -> list[str]:
         """Delete entries (e.g. to run them again); returns the keys that were
         there.  The file is rewritten atomically."""
-        if not self.path.exists():
-            return []
-        with h5py.File(self.path, "r") as f:
-            present = [k for k in keys if f"{group}/{k}" in f]
-        if not present:
-            return []
-        with atomic_path(self.path, suffix=".h5") as tmp:
-            with h5py.File(tmp, "w", track_order=True) as new, \
-                    h5py.File(self.path, "r") as old:
-                for k, v in old.attrs.items():
-                    new.attrs[k] = v
-                for name in old:
-                    if name != group:
-                        new.copy(old[name], name)
-                        continue
-                    g = new.create_group(name, track_order=True)
-                    for k in old[name]:
-                        if k not in present:
-                            g.copy(old[name][k], k)
+        present = [k for k in keys if self.has(k, group)]
+        if present:
+            self._rewrite(lambda new: None, group, frozenset(present))
         return present
 
     def add(self, key: str, attrs: dict[str, Any], arrays: dict[str, np.ndarray] | None = None,
@@ -163,27 +173,16 @@ class ResultStore:
         """Store (or replace) one entry and rewrite the file atomically."""
         if "/" in key or not key:
             raise InputError(f"a result key must be a non-empty name without '/', got {key!r}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.path, suffix=".h5") as tmp:
-            with h5py.File(tmp, "w", track_order=True) as new:
-                if self.path.exists():
-                    with h5py.File(self.path, "r") as old:
-                        for k, v in old.attrs.items():
-                            new.attrs[k] = v
-                        for name in old:
-                            new.copy(old[name], name)
-                else:
-                    new.attrs["kind"] = _KIND
-                    new.attrs["study"] = self.study
-                    new.attrs["format_version"] = RESULTS_FORMAT_VERSION
-                    new.attrs["definition"] = "json:" + _canonical(self.definition)
-                parent = new[group] if group in new else new.create_group(group,
-                                                                          track_order=True)
-                if key in parent:
-                    del parent[key]
-                g = parent.create_group(key, track_order=True)
-                for k, v in attrs.items():
-                    g.attrs[k] = _attr_value(v)
-                for k, a in (arrays or {}).items():
-                    a = np.asarray(a)
-                    g.create_dataset(k, data=a, compression="gzip" if a.ndim else None)
+
+        def edit(new: h5py.File) -> None:
+            parent = new[group] if group in new else new.create_group(group, track_order=True)
+            if key in parent:
+                del parent[key]
+            g = parent.create_group(key, track_order=True)
+            for k, v in attrs.items():
+                g.attrs[k] = _attr_value(v)
+            for k, a in (arrays or {}).items():
+                a = np.asarray(a)
+                g.create_dataset(k, data=a, compression="gzip" if a.ndim else None)
+
+        self._rewrite(edit, group, frozenset([key]))
