@@ -1,0 +1,242 @@
+"""Where recovery tasks run: spawned local processes, or child processes of Dask
+workers; each is killed at the hard timeout (see :mod:`kandiscover.study.runner`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from .tasks import failure, run_task
+
+__all__ = ["run_local", "run_dask", "connect", "check_address", "sigterm_interrupts"]
+
+_CONNECT_TIMEOUT = 10.0
+_DASK_GRACE = 60.0
+
+
+def _die_with_parent(parent: int | None = None) -> None:
+    """Linux: have this process killed when the process that started it ends
+    (``parent``: its pid, to catch a parent that ended before this call)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
+def _child(spec: dict, conn, parent: int | None = None) -> None:   # a spawned process
+    _die_with_parent(parent)
+    try:
+        conn.send(run_task(spec))
+    except BaseException as exc:  # noqa: BLE001
+        try:
+            conn.send(("", {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}))
+        except Exception:  # noqa: BLE001
+            pass
+    finally:
+        conn.close()
+
+
+def run_local(tasks: list[dict], workers: int, hard_timeout: float, on_done, on_progress):
+    import multiprocessing as mp
+    from multiprocessing.connection import wait
+
+    ctx = mp.get_context("spawn")
+    queue = list(tasks)
+    running: dict[Any, tuple] = {}          # conn -> (proc, spec, started)
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                spec = queue.pop(0)
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_child, args=(spec, send, os.getpid()),
+                                   daemon=True)
+                proc.start()
+                send.close()
+                running[recv] = (proc, spec, time.perf_counter())
+            on_progress(len(running))
+            ready = wait(list(running), timeout=0.5)
+            for conn in ready:
+                proc, spec, t0 = running.pop(conn)
+                try:
+                    key, attrs = conn.recv()
+                    if not key:
+                        attrs = failure(spec, "failed", attrs["error"],
+                                         time.perf_counter() - t0)
+                except (EOFError, OSError):
+                    proc.join(5)
+                    attrs = failure(spec, "failed", "the task's process died (exit code "
+                                     f"{proc.exitcode}) without a result",
+                                     time.perf_counter() - t0)
+                conn.close()
+                proc.join(10)
+                if proc.is_alive():
+                    proc.kill()
+                on_done(spec, attrs)
+            now = time.perf_counter()
+            for conn, (proc, spec, t0) in list(running.items()):
+                if now - t0 > hard_timeout:
+                    proc.kill()
+                    proc.join(5)
+                    conn.close()
+                    del running[conn]
+                    on_done(spec, failure(spec, "timeout", f"killed after the hard timeout "
+                                           f"of {hard_timeout:g} s", now - t0))
+    finally:
+        for conn, (proc, _, _) in running.items():
+            proc.kill()
+            proc.join(5)
+            conn.close()
+
+
+def _isolated_main(parent: int) -> None:   # ``python -c`` entry of a Dask task's process
+    import pickle
+
+    _die_with_parent(parent)
+    spec = pickle.load(sys.stdin.buffer)
+    result_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)             # the methods' prints go to stderr; stdout carries the result
+    try:
+        result = run_task(spec)
+    except BaseException as exc:  # noqa: BLE001 - reported, never lost
+        result = ("", {"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
+    pickle.dump(result, result_out)
+    result_out.flush()
+    sys.stderr.flush()
+    os._exit(0)               # no exit hooks or stray threads can hold the result back
+
+
+def _run_isolated(spec: dict, hard_timeout: float) -> tuple[str, dict[str, Any]]:
+    """Run one task in a child process of this (Dask worker) process, killed
+    after ``hard_timeout`` seconds; same return value as :func:`run_task`."""
+    import pickle
+    import subprocess
+
+    import kandiscover
+
+    # the worker's own kandiscover, found last (an installed one keeps its place)
+    root = str(Path(kandiscover.__file__).resolve().parents[1])
+    code = (f"import sys; sys.path.append({root!r}); "
+            "from kandiscover.study.executors import _isolated_main; "
+            f"_isolated_main({os.getpid()})")
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(pickle.dumps(spec), timeout=hard_timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)     # the task and anything it started
+        except ProcessLookupError:
+            pass
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        return "", failure(spec, "timeout", f"killed after the hard timeout of "
+                            f"{hard_timeout:g} s", time.perf_counter() - started)
+    try:
+        key, attrs = pickle.loads(out)
+    except Exception:  # noqa: BLE001 - no result: the process died
+        tail = " | ".join(err.decode(errors="replace").strip().splitlines()[-3:])
+        return "", failure(spec, "failed", f"the task's process died (exit code "
+                            f"{proc.returncode}) without a result: {tail}",
+                            time.perf_counter() - started)
+    if not key:
+        attrs = failure(spec, "failed", attrs["error"], time.perf_counter() - started)
+    return key, attrs
+
+
+def check_address(address: str) -> None:
+    if not isinstance(address, str) or not re.fullmatch(r"(tcp|tls)://[^\s/:]+:\d+", address):
+        raise InputError(f"scheduler must be an address such as tcp://HOST:PORT, "
+                         f"got {address!r}")
+
+
+def connect(scheduler: str | None, dask_workers: int | None):
+    """(client, cluster or None) for the Dask executor."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise InputError(f"the Dask executor needs dask.distributed ({exc}); "
+                         "pip install 'dask[distributed]'") from None
+    if scheduler is not None:
+        check_address(scheduler)
+        try:
+            client = Client(scheduler, timeout=f"{_CONNECT_TIMEOUT:g}s",
+                            set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler} within "
+                             f"{_CONNECT_TIMEOUT:g} s ({type(exc).__name__}: {exc})") from None
+        return client, None
+    cluster = LocalCluster(n_workers=int(dask_workers), threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    return Client(cluster, set_as_default=False), cluster
+
+
+def run_dask(tasks: list[dict], client, hard_timeout: float, on_done, on_progress):
+    slots = max(1, sum(client.nthreads().values()))
+    queue = list(tasks)
+    running: dict[Any, tuple] = {}          # future -> (spec, started)
+    try:
+        while queue or running:
+            while queue and len(running) < slots:
+                spec = queue.pop(0)
+                fut = client.submit(_run_isolated, spec, hard_timeout, pure=False)
+                running[fut] = (spec, time.perf_counter())
+            on_progress(len(running))
+            done = [f for f in running if f.done()]
+            if not done:
+                time.sleep(0.2)
+            for fut in done:
+                spec, t0 = running.pop(fut)
+                try:
+                    key, attrs = fut.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. a worker died
+                    attrs = failure(spec, "failed", f"{type(exc).__name__}: {exc}",
+                                     time.perf_counter() - t0)
+                on_done(spec, attrs)
+            now = time.perf_counter()
+            for fut, (spec, t0) in list(running.items()):
+                # the worker kills the task's process at hard_timeout; this catches a
+                # worker that hangs or vanishes without reporting
+                if now - t0 > hard_timeout + _DASK_GRACE:
+                    fut.cancel()
+                    del running[fut]
+                    on_done(spec, failure(spec, "timeout", f"no answer from the Dask "
+                                           f"worker {_DASK_GRACE:g} s after the hard "
+                                           f"timeout of {hard_timeout:g} s", now - t0))
+    finally:
+        for fut in running:
+            fut.cancel()
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """SIGTERM raises KeyboardInterrupt, so that the executors kill their running
+    tasks on the way out (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
