@@ -83,6 +83,38 @@ def test_rules_reproduce_the_symbolic_model(small, trained):
     assert trained.phi_h.layers[0].symbolic == {}  # the trained model is untouched
 
 
+def test_window_scaled_rules_are_in_raw_variables(small):
+    """With window_scale the rules read theta / theta_rms and log(theta_rms);
+    evaluated on raw windows they give the symbolic copy's states and logits."""
+    ds = pendulum.pendulum_view(small)
+    w = ds.windows("train", 50, 5)
+    m = SeqKAN(2, 2, 2, window_scale=True, seed=0)
+    with torch.random.fork_rng():
+        torch.set_num_threads(1)
+        m.fit(w.inputs, w.labels, epochs=1, batch_size=64)
+    rules = symbolify_seqkan(m, w.inputs, input_names=["theta", "omega"],
+                             output_names=list(pendulum.LABELS), digits=12)
+    names = "theta omega theta_rms omega_rms h1_prev h2_prev"
+    assert {str(s) for e in rules.update for s in e.free_symbols} <= set(names.split())
+    assert any(e.has(sympy.log(sympy.Symbol("theta_rms"))) or e.has(sympy.Symbol("theta_rms"))
+               for e in rules.update + rules.output)
+    x = w.inputs[:40]
+    rms = np.sqrt((x ** 2).mean(1))
+    h = rules.model.hidden_states(x).detach().numpy()
+    logits = rules.model.decision_function(x)
+    upd = [sympy.lambdify(sympy.symbols(names), e, "numpy") for e in rules.update]
+    for k, f in enumerate(upd):
+        got = f(x[:, 7, 0], x[:, 7, 1], rms[:, 0], rms[:, 1], h[:, 6, 0], h[:, 6, 1])
+        np.testing.assert_allclose(got, h[:, 7, k], atol=2e-3)
+    out_names = "theta_prev omega_prev theta_rms omega_rms h1 h2"
+    for j, e in enumerate(rules.output):
+        f = sympy.lambdify(sympy.symbols(out_names), e, "numpy")
+        got = f(x[:, -2, 0], x[:, -2, 1], rms[:, 0], rms[:, 1], h[:, -1, 0], h[:, -1, 1])
+        np.testing.assert_allclose(got, logits[:, j], atol=2e-3)
+    with pytest.raises(InputError, match="clash"):
+        symbolify_seqkan(m, w.inputs, input_names=["theta_rms", "omega"])
+
+
 def test_symbolify_rejects_bad_names(trained):
     with pytest.raises(InputError, match="input_names"):
         symbolify_seqkan(trained, np.zeros((2, 5, 2)), input_names=["a b", "c"])

@@ -6,7 +6,7 @@ import torch
 
 import kandiscover
 from kandiscover.errors import InputError
-from kandiscover.kan.seqkan import SeqKAN
+from kandiscover.kan.seqkan import SeqKAN, window_scaled
 
 
 def _toy(n=64, T=12, seed=0):
@@ -34,6 +34,47 @@ def test_shapes(variant, hs, hw):
     assert m.phi_h.n_inputs == 2 + hs and m.phi_h.n_outputs == hs
     assert m.phi_o.n_outputs == 2
     assert m.phi_h.depth == (1 if hw is None else 2)
+
+
+def test_window_scaled_features():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(4, 9, 2)) * np.array([0.1, 3.0])
+    before = x.copy()
+    f = window_scaled(x)
+    np.testing.assert_array_equal(x, before)                      # not modified
+    assert f.shape == (4, 9, 4) and f.dtype == np.float64
+    np.testing.assert_allclose((f[:, :, :2] ** 2).mean(1), 1.0)   # unit RMS per window
+    log_rms = np.log(np.sqrt((x ** 2).mean(1)))
+    np.testing.assert_allclose(f[:, :, 2:], np.broadcast_to(log_rms[:, None], f[:, :, 2:].shape))
+    # a common scale of a window moves only the log-RMS features
+    g = window_scaled(5.0 * x)
+    np.testing.assert_allclose(g[:, :, :2], f[:, :, :2])
+    np.testing.assert_allclose(g[:, :, 2:], f[:, :, 2:] + np.log(5.0))
+    t = window_scaled(torch.as_tensor(x, dtype=torch.float32))
+    assert isinstance(t, torch.Tensor)
+    np.testing.assert_allclose(t.numpy(), f, rtol=1e-5, atol=1e-6)
+    assert np.isfinite(window_scaled(np.zeros((1, 3, 2)))).all()  # a silent window
+    with pytest.raises(InputError, match="time, features"):
+        window_scaled(torch.zeros(3, 2))
+
+
+def test_window_scale_model():
+    X, Y = _toy()
+    m = SeqKAN(2, hidden_size=2, output_size=1, window_scale=True, seed=0)
+    assert m.n_features == 4 and m.phi_h.n_inputs == 6 and m.phi_o.n_inputs == 6
+    m.fit(X, Y, epochs=1, batch_size=32)
+    mean, std = m.normalization()
+    assert mean.shape == (4,)
+    xh, xo = m.traced_inputs(X[:3])
+    assert xh.shape == (36, 6) and xo.shape == (36, 6)
+    copy = SeqKAN(**m.config)
+    copy.load_state_dict(m.state_dict())
+    np.testing.assert_array_equal(copy.decision_function(X), m.decision_function(X))
+    # a window's amplitude reaches the maps only through the log-RMS features
+    z1, z2 = m._prepare(X[:3]), m._prepare(2.0 * X[:3])
+    torch.testing.assert_close(z1[..., :2], z2[..., :2])
+    with pytest.raises(InputError, match="window_scale"):
+        SeqKAN(2, window_scale="yes")
 
 
 def test_initial_state_and_previous_input_are_zero():

@@ -17,8 +17,9 @@ state only and is meant for a larger ``hidden_size``.  ``Phi_h`` and
 attribution, plotting, :func:`~kandiscover.auto_symbolic` and
 :func:`~kandiscover.to_sympy` apply to them directly; :meth:`SeqKAN.traced_inputs`
 gives the input samples they see on a batch of sequences.  Column order:
-``Phi_h`` takes ``[x_t (input_size), h_{t-1} (hidden_size)]``, ``Phi_o``
-takes ``[x_{t-1} (input_size), h_t (hidden_size)]`` or ``[h_t]``.
+``Phi_h`` takes ``[x_t (n_features), h_{t-1} (hidden_size)]``, ``Phi_o``
+takes ``[x_{t-1} (n_features), h_t (hidden_size)]`` or ``[h_t]``, where
+``n_features`` is ``input_size`` (``2 * input_size`` with ``window_scale``).
 
 Keeping values inside the spline grids
 --------------------------------------
@@ -54,6 +55,21 @@ The hidden state itself is bounded by the squashing ``s``:
 Either way the formulas are in normalised input units: substitute
 ``(x - x_mean) / x_std`` (:meth:`SeqKAN.normalization`) to read them in raw units.
 
+Per-sequence amplitude scaling (``window_scale=True``)
+------------------------------------------------------
+When the overall size of a sequence varies a lot between sequences while the
+signal to detect is a slow change *within* it (a swing growing by a few per
+cent over a window), that common size sits on top of the signal and an
+additive recurrence trained by gradient descent does not get under it.  With
+``window_scale=True`` the maps read :func:`window_scaled` features instead of
+the raw ones: each feature divided by its root mean square over the sequence,
+plus the log of that RMS as a constant extra feature, so ``2 * input_size``
+map inputs (then standardised as above).  The model still takes raw
+sequences, and :func:`kandiscover.symbolic.seqrules.symbolify_seqkan` writes
+the rules in raw variables (``theta / theta_rms``, ``log(theta_rms)``).  The
+RMS is over the whole sequence given, so the state at step t depends on later
+steps of the same window; the label at the last step does not look ahead.
+
 Training (:meth:`SeqKAN.fit`) is Adam on the binary cross-entropy of the
 *last* step's logits, with the optional sparsity penalty of
 :mod:`kandiscover.sparsify.regularize` on both maps, early stopping on the
@@ -82,11 +98,31 @@ from .seqtrain import check_settings, sequence_data, train_last_step
 from .spline import bspline_basis
 from .train import History
 
-__all__ = ["SeqKAN"]
+__all__ = ["SeqKAN", "window_scaled"]
 
 _VARIANTS = ("standard", "wide")
 _SQUASH = ("tanh", "none")
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+_TINY = 1e-12
+
+
+def window_scaled(x: Any) -> Any:
+    """Per-sequence amplitude scaling of sequences (n, time, F) -> (n, time, 2F).
+
+    Features ``[x_i / r_i, log r_i]`` with ``r_i = sqrt(mean_t x_i^2)`` the
+    root mean square of feature i over each sequence (at least 1e-12).  A
+    torch tensor gives a tensor (differentiable), anything else a float64
+    numpy array; the input is not modified.
+    """
+    if isinstance(x, torch.Tensor):
+        if x.ndim != 3:
+            raise InputError(f"window_scaled expects sequences (n, time, features), got "
+                             f"shape {tuple(x.shape)}")
+        rms = (x * x).mean(1, keepdim=True).sqrt().clamp_min(_TINY)
+        return torch.cat([x / rms, torch.log(rms).expand_as(x)], 2)
+    return window_scaled(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
 
 
 class SeqKAN(nn.Module):
@@ -109,6 +145,9 @@ class SeqKAN(nn.Module):
         random start forgets within a few steps and trains far worse on
         slowly varying hidden variables); None: random like the other edges.
         Applies when Phi_h has no hidden layer.
+    window_scale : the maps read :func:`window_scaled` features (each feature
+        over its RMS in the sequence, and the log RMS) instead of the raw ones;
+        see the module docstring
     seed : seeds the initial parameters (Phi_h: ``seed``, Phi_o: ``seed + 1``)
         and, by default, the shuffling of :meth:`fit`
     dtype : torch.float32 or torch.float64
@@ -118,7 +157,8 @@ class SeqKAN(nn.Module):
                  variant: str = "standard",
                  hidden_width: int | tuple[int, int] | None = None,
                  grid: int = 5, k: int = 3, squash: str = "tanh",
-                 memory: tuple[float, float] | None = (2.0, 20.0), seed: int = 0,
+                 memory: tuple[float, float] | None = (2.0, 20.0),
+                 window_scale: bool = False, seed: int = 0,
                  dtype: torch.dtype | str = torch.float32):
         super().__init__()
         input_size = check_int(input_size, "input_size", 1)
@@ -143,9 +183,13 @@ class SeqKAN(nn.Module):
             if dtype not in _DTYPES:
                 raise InputError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
             dtype = _DTYPES[dtype]
+        if not isinstance(window_scale, (bool, np.bool_)):
+            raise InputError(f"window_scale must be True or False, got {window_scale!r}")
+        window_scale = bool(window_scale)
+        n_feat = 2 * input_size if window_scale else input_size
         mid = [] if hidden_width is None else [hidden_width]
-        n_o = hidden_size if variant == "wide" else input_size + hidden_size
-        self.phi_h = KAN([input_size + hidden_size, *mid, hidden_size], grid=grid, k=k,
+        n_o = hidden_size if variant == "wide" else n_feat + hidden_size
+        self.phi_h = KAN([n_feat + hidden_size, *mid, hidden_size], grid=grid, k=k,
                          seed=seed, dtype=dtype)
         self.phi_o = KAN([n_o, *mid, output_size], grid=grid, k=k, seed=seed + 1,
                          dtype=dtype)
@@ -156,17 +200,18 @@ class SeqKAN(nn.Module):
                 raise InputError(f"memory must be (tau_min, tau_max) with 1 <= tau_min <= "
                                  f"tau_max steps, got {memory}")
             if hidden_width is None:
-                self._init_memory(input_size, hidden_size, memory)
+                self._init_memory(n_feat, hidden_size, memory)
         self.input_size, self.hidden_size, self.output_size = (input_size, hidden_size,
                                                                output_size)
+        self.window_scale, self.n_features = window_scale, n_feat
         self.variant, self.squash, self.seed = variant, squash, seed
         self.config: dict[str, Any] = dict(
             input_size=input_size, hidden_size=hidden_size, output_size=output_size,
             variant=variant, hidden_width=hidden_width, grid=grid, k=k, squash=squash,
-            memory=None if memory is None else list(memory),
+            memory=None if memory is None else list(memory), window_scale=window_scale,
             seed=seed, dtype=str(dtype).replace("torch.", ""))
-        self.register_buffer("x_mean", torch.zeros(input_size, dtype=dtype))
-        self.register_buffer("x_std", torch.ones(input_size, dtype=dtype))
+        self.register_buffer("x_mean", torch.zeros(n_feat, dtype=dtype))
+        self.register_buffer("x_std", torch.ones(n_feat, dtype=dtype))
         self.register_buffer("normalized", torch.zeros((), dtype=torch.bool))
 
     @torch.no_grad()
@@ -204,11 +249,20 @@ class SeqKAN(nn.Module):
         arr = _sequences(x, name, self.input_size)
         return torch.as_tensor(arr, dtype=self.dtype, device=self.device)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The maps' input features (before standardisation) of raw sequences:
+        ``x`` itself, or :func:`window_scaled` ``(x)`` with ``window_scale``."""
+        return window_scaled(x) if self.window_scale else x
+
     @torch.no_grad()
     def fit_normalization(self, X: Any) -> "SeqKAN":
-        """Set the per-feature mean and std from sequences ``X`` (over all
-        sequences and steps); a constant feature gets std 1.  Returns self."""
-        arr = _sequences(X, "X", self.input_size).reshape(-1, self.input_size)
+        """Set the mean and std of each map input feature (see :meth:`features`)
+        from sequences ``X`` (over all sequences and steps); a constant feature
+        gets std 1.  Returns self."""
+        arr = _sequences(X, "X", self.input_size)
+        if self.window_scale:
+            arr = window_scaled(arr)
+        arr = arr.reshape(-1, self.n_features)
         std = arr.std(0)
         std[~(std > 1e-12)] = 1.0
         self.x_mean.copy_(torch.as_tensor(arr.mean(0), dtype=self.dtype))
@@ -217,7 +271,8 @@ class SeqKAN(nn.Module):
         return self
 
     def normalization(self) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, std) per input feature: Phi_h and Phi_o read ``(x - mean) / std``."""
+        """(mean, std) per map input feature: Phi_h and Phi_o read
+        ``(features(x) - mean) / std``."""
         return self.x_mean.cpu().numpy().copy(), self.x_std.cpu().numpy().copy()
 
     def _squash(self, a: torch.Tensor) -> torch.Tensor:
@@ -299,7 +354,10 @@ class SeqKAN(nn.Module):
                 raise InputError("x has non-finite (NaN or infinite) values")
         else:
             x = self.as_tensor(x)
-        return (x.to(self.device) - self.x_mean) / self.x_std
+        return self._standardize(x.to(self.device))
+
+    def _standardize(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.features(x) - self.x_mean) / self.x_std
 
     def forward(self, x: Any) -> torch.Tensor:
         """Logits of every step, (batch, time, output_size), for sequences
@@ -342,7 +400,7 @@ class SeqKAN(nn.Module):
         """
         z = self._prepare(x)
         hs = self._unroll(z)
-        xh = self._h_inputs(z, hs).reshape(-1, self.input_size + self.hidden_size)
+        xh = self._h_inputs(z, hs).reshape(-1, self.n_features + self.hidden_size)
         o_in = self._o_inputs(z, hs)
         xo = o_in.reshape(-1, o_in.shape[2])
         if max_samples is not None:
@@ -374,8 +432,8 @@ class SeqKAN(nn.Module):
         xh, xo = self.traced_inputs(x, max_samples=max_samples)
         xh = torch.as_tensor(xh, dtype=self.dtype, device=self.device)
         xo = torch.as_tensor(xo, dtype=self.dtype, device=self.device)
-        self.phi_h.update_grid(self._padded(xh, self.input_size))
-        n_first = 0 if self.variant == "wide" else self.input_size
+        self.phi_h.update_grid(self._padded(xh, self.n_features))
+        n_first = 0 if self.variant == "wide" else self.n_features
         self.phi_o.update_grid(self._padded(xo, n_first))
         return self
 
@@ -423,11 +481,11 @@ class SeqKAN(nn.Module):
         if not bool(self.normalized):
             self.fit_normalization(Xa)
         Xt = torch.as_tensor(Xa, dtype=dt, device=dev)
-        Zt = (Xt - self.x_mean) / self.x_std
+        Zt = self._standardize(Xt)
         Yt = torch.as_tensor(Ya, dtype=dt, device=dev)
         Zv = Yv = None
         if Xva is not None:
-            Zv = (torch.as_tensor(Xva, dtype=dt, device=dev) - self.x_mean) / self.x_std
+            Zv = self._standardize(torch.as_tensor(Xva, dtype=dt, device=dev))
             Yv = torch.as_tensor(Yva, dtype=dt, device=dev)
         n, T = Zt.shape[:2]
         n_grid_seq = max(1, min(n, math.ceil(grid_samples / T)))
@@ -480,4 +538,5 @@ class SeqKAN(nn.Module):
     def extra_repr(self) -> str:
         return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
                 f"output_size={self.output_size}, variant={self.variant!r}, "
-                f"squash={self.squash!r}")
+                f"squash={self.squash!r}" + (", window_scale=True" if self.window_scale
+                                              else ""))

@@ -9,7 +9,9 @@ and squashes its hidden state, so with the symbolic maps Phi_h and Phi_o::
 
 :func:`symbolify_seqkan` fixes every edge of both maps to its best library
 function (each map fine-tuned against its own trained outputs on traced
-inputs), substitutes ``z`` back to ``x`` and returns the rules with a copy of
+inputs), substitutes ``z`` back to ``x`` (for a model with ``window_scale``,
+to ``x / x_rms`` and ``log(x_rms)``, ``x_rms`` being the root mean square of
+``x`` over the window) and returns the rules with a copy of
 the model whose maps are the symbolic ones, so the rules can be scored by
 running that copy.
 """
@@ -41,8 +43,9 @@ class SeqKANRules:
     ``update[k]`` is h_k(t) as a sympy expression of the inputs at t and the
     previous hidden state (symbols ``h1_prev``, ...); ``output[j]`` is the
     logit of label j from the previous inputs (``<name>_prev``) and the new
-    hidden state (``h1``, ...).  ``model`` is the seqKAN copy whose maps are
-    the symbolic ones; ``r2`` maps ``"phi_h"``/``"phi_o"`` to the r^2 of each
+    hidden state (``h1``, ...); with ``window_scale`` both also read
+    ``<name>_rms``, the input's root mean square over the window.  ``model``
+    is the seqKAN copy whose maps are the symbolic ones; ``r2`` maps ``"phi_h"``/``"phi_o"`` to the r^2 of each
     symbolic map against the trained one on the traced inputs.
     """
 
@@ -112,10 +115,10 @@ def symbolify_seqkan(model, X: Any, *, input_names: Sequence[str] | None = None,
                  else [f"y{j + 1}" for j in range(O)])
     if len(names_in) != F or not all(n.isidentifier() for n in names_in):
         raise InputError(f"input_names must be {F} identifiers, got {names_in}")
-    clash = [n for n in names_in if re.fullmatch(r"(h\d+|z\d+)(_prev)?|.*_prev", n)]
+    clash = [n for n in names_in if re.fullmatch(r"(h\d+|z\d+)(_prev)?|.*_prev|.*_rms", n)]
     if clash or len(set(names_in)) != F:
         raise InputError(f"input_names {clash or names_in} clash with the rules' own names "
-                         "(h1, h1_prev, ..., <name>_prev) or with each other")
+                         "(h1, h1_prev, ..., <name>_prev, <name>_rms) or with each other")
     if len(names_out) != O:
         raise InputError(f"output_names must have {O} names, got {names_out}")
     xh, xo = model.traced_inputs(X, max_samples=max_samples)
@@ -137,10 +140,14 @@ def symbolify_seqkan(model, X: Any, *, input_names: Sequence[str] | None = None,
     x_prev = sympy.symbols([f"{n}_prev" for n in names_in])
     h_prev = sympy.symbols([f"h{k + 1}_prev" for k in range(H)])
     h_now = sympy.symbols([f"h{k + 1}" for k in range(H)])
-    zn = [f"z{i + 1}" for i in range(F)]
+    zn = [f"z{i + 1}" for i in range(model.n_features)]
     z_syms = sympy.symbols(zn)
+    if model.window_scale:       # the map features of SeqKAN.features
+        rms = sympy.symbols([f"{n}_rms" for n in names_in])
+        x_now = [x / r for x, r in zip(x_now, rms)] + [sympy.log(r) for r in rms]
+        x_prev = [x / r for x, r in zip(x_prev, rms)] + [sympy.log(r) for r in rms]
 
-    def raw(exprs: list[sympy.Expr], xs: Sequence[sympy.Symbol]) -> list[sympy.Expr]:
+    def raw(exprs: list[sympy.Expr], xs: Sequence[sympy.Expr]) -> list[sympy.Expr]:
         sub = {z: (x - float(m)) / float(s) for z, x, m, s in zip(z_syms, xs, mean, std)}
         return [_rounded(e.xreplace(sub), digits) for e in exprs]  # simultaneous
 

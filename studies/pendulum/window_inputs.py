@@ -41,10 +41,10 @@ def transform(X: np.ndarray, inputs: str) -> np.ndarray:
     return np.concatenate([X / rms, np.broadcast_to(np.log(rms), X.shape)], axis=2)
 
 
-def build(model: str, n_in: int, hidden: int, seed: int):
+def build(model: str, n_in: int, hidden: int, seed: int, width=None):
     if model == "seqkan":
         from kandiscover.kan.seqkan import SeqKAN
-        return SeqKAN(n_in, hidden, 2, grid=5, seed=seed)
+        return SeqKAN(n_in, hidden, 2, grid=5, seed=seed, hidden_width=width)
     from kandiscover.compare import recurrent
     cls = {"lstm": recurrent.LSTMClassifier, "rnn": recurrent.RNNClassifier,
            "tkan": recurrent.TKANClassifier}[model]
@@ -58,19 +58,25 @@ def main() -> None:
     p.add_argument("--inputs", choices=("raw", "window", "window+"), default="window+")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--window", type=int, default=pendulum.WINDOW)
+    p.add_argument("--hidden-width", type=int, nargs="+", default=None,
+                   help="seqKAN: a hidden layer in both maps (a width, or n_sum n_mult)")
     p.add_argument("--dataset", default=str(Path(__file__).with_name("pendulum.h5")))
     a = p.parse_args()
     ds = load_dataset(a.dataset)
     data = {}
     for split in SPLITS:
-        w = ds.windows(split, pendulum.WINDOW, pendulum.STRIDE)
+        w = ds.windows(split, a.window, pendulum.STRIDE)
         data[split] = (transform(w.inputs, a.inputs), w.labels.astype(np.float64))
     with torch_threads(1):
-        m = build(a.model, data["train"][0].shape[2], a.hidden, a.seed)
+        width = None if a.hidden_width is None else (
+            a.hidden_width[0] if len(a.hidden_width) == 1 else tuple(a.hidden_width))
+        m = build(a.model, data["train"][0].shape[2], a.hidden, a.seed, width)
         t = time.perf_counter()
         m.fit(data["train"][0], data["train"][1], data["val"][0], data["val"][1],
               epochs=a.epochs, batch_size=256, patience=5, lr=1e-2)
         out = {"model": a.model, "hidden": a.hidden, "inputs": a.inputs, "seed": a.seed,
+               "window": a.window, "hidden_width": a.hidden_width,
                "seconds": round(time.perf_counter() - t)}
         for split in SPLITS[2:]:
             prob = m.predict_proba(data[split][0])
