@@ -198,6 +198,9 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
     for fig in ("roc_curves.png", "phi_h_seqkan-seed0.png", "phi_o_seqkan-seed0.png"):
         assert (out / fig).stat().st_size > 1000
     assert any(p.name.startswith("hidden_vs_") for p in out.iterdir())
+    # every method read the per-window scaled inputs: the seqKAN inside the model
+    assert runs["seqkan-seed0"]["model_config"]["window_scale"] is True
+    assert "theta_rms" in report and "log theta_rms" in report
     # the stored model is the trained one
     m = study.load_seqkan(store.get("seqkan-seed0"))
     w = pendulum.pendulum_view(small).windows("test_extrap", 50, 5)
@@ -212,6 +215,32 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
                              methods=["seqkan", "rnn", "operon"], verbose=False,
                              report=False)
     assert calls == []
+
+
+def test_baselines_get_the_scaled_windows_seqkans_the_raw_ones(small, monkeypatch):
+    from kandiscover.kan.seqkan import window_scaled
+    cfg = study.study_config(quick=True)
+    assert cfg["windows"]["scale"] is True
+    ds = pendulum.pendulum_view(small)
+    inputs = {"raw": study._window_data(ds, cfg["windows"], scaled=False),
+              "scaled": study._window_data(ds, cfg["windows"], scaled=True)}
+    raw = ds.windows("train", cfg["windows"]["length"], cfg["windows"]["stride"]).inputs
+    np.testing.assert_array_equal(inputs["raw"]["X"], raw)
+    np.testing.assert_allclose(inputs["scaled"]["X"], window_scaled(raw))
+    seen = {}
+
+    def spy(method):
+        def build(cfg_m, tr, seed, data):
+            seen[method] = (data["X"].shape[2], data["scale"], data["names"])
+            raise RuntimeError("stop here")
+        return build
+
+    for method in ("seqkan", "rnn", "operon"):
+        monkeypatch.setitem(study._BUILDERS, method, spy(method))
+        with pytest.raises(RuntimeError, match="stop here"):
+            study._run_one(method, cfg, 0, inputs)
+    assert seen["seqkan"] == (2, True, ["theta", "omega"])       # scales in the model
+    assert seen["rnn"][0] == 4 and seen["operon"][2][-1] == "log_omega_rms"
 
 
 def test_interrupted_study_resumes(tmp_path, small, monkeypatch):

@@ -1,10 +1,14 @@
 """The hidden-variable pendulum study (seqKAN paper, Boura and Konstantopoulos 2025).
 
-Every method is trained on the same training windows (50 steps, stride 5) of
-the variable-length pendulum (:mod:`kandiscover.data.pendulum`) to predict the
-two labels at each window's last step, with the same epoch budget, early
-stopping on the validation split and seeds, then scored by ROC-AUC and PR-AUC
-on the interpolation and extrapolation test splits:
+Every method is trained on the same training windows of the variable-length
+pendulum (:mod:`kandiscover.data.pendulum`; length and stride in the study's
+``windows`` settings) to predict the two labels at each window's last step,
+with the same epoch budget, early stopping on the validation split and seeds,
+then scored by ROC-AUC and PR-AUC on the interpolation and extrapolation test
+splits.  With ``windows.scale`` every method reads the same per-window scaled
+inputs (:func:`kandiscover.kan.seqkan.window_scaled`: theta and omega over
+their RMS in the window, and the log RMS); the seqKANs compute them inside the
+model (``window_scale=True``) so their rules come out in raw variables.
 
 ========================  ====================================================
 ``seqkan``                our seqKAN (standard: Phi_o reads x_{t-1} and h_t)
@@ -53,6 +57,7 @@ DATASET_FILE = "pendulum.h5"
 _COMMON = dict(epochs=20, batch_size=256, patience=5)
 _FULL = {
     "dataset": dict(seed=0),
+    "windows": dict(length=pendulum.WINDOW, stride=pendulum.STRIDE, scale=True),
     "train": _COMMON,
     "seqkan": dict(hidden_size=4, hidden_width=None, grid=5, lr=1e-2),
     "seqkan_wide": dict(hidden_size=4, hidden_width=None, grid=5, lr=1e-2),
@@ -137,7 +142,7 @@ def _seqkan(variant: str):
     def build(cfg: dict, tr: dict, seed: int, data: dict) -> tuple[Any, dict]:
         from ..kan.seqkan import SeqKAN
         m = SeqKAN(2, cfg["hidden_size"], 2, variant=variant, hidden_width=cfg["hidden_width"],
-                   grid=cfg["grid"], seed=seed)
+                   grid=cfg["grid"], window_scale=data["scale"], seed=seed)
         hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], epochs=tr["epochs"],
                      batch_size=tr["batch_size"], patience=tr["patience"], lr=cfg["lr"])
         info = {"epochs_run": len(hist.train_loss), "best_epoch": int(hist.best_step),
@@ -152,7 +157,8 @@ def _seqkan(variant: str):
 def _recurrent(cls_name: str):
     def build(cfg: dict, tr: dict, seed: int, data: dict) -> tuple[Any, dict]:
         from ..compare import recurrent
-        m = getattr(recurrent, cls_name)(2, 2, hidden_size=cfg["hidden_size"], seed=seed)
+        m = getattr(recurrent, cls_name)(data["X"].shape[2], 2, hidden_size=cfg["hidden_size"],
+                                         seed=seed)
         m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], epochs=tr["epochs"],
               batch_size=tr["batch_size"], patience=tr["patience"], lr=cfg["lr"])
         h = m.history_
@@ -166,7 +172,8 @@ def _official(cfg: dict, tr: dict, seed: int, data: dict) -> tuple[Any, dict]:
     ok, reason = available()
     if not ok:
         raise _Unavailable(reason)
-    m = OfficialSeqKAN(2, 2, hidden_size=cfg["hidden_size"], grid=cfg["grid"], seed=seed)
+    m = OfficialSeqKAN(data["X"].shape[2], 2, hidden_size=cfg["hidden_size"], grid=cfg["grid"],
+                       seed=seed)
     m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], epochs=cfg["epochs"],
           batch_size=64, patience=cfg["patience"], max_windows=cfg["max_windows"])
     return m, {}
@@ -176,8 +183,11 @@ def _operon(cfg: dict, tr: dict, seed: int, data: dict) -> tuple[Any, dict]:
     from ..compare.last_step_sr import OperonLabelClassifier
     m = OperonLabelClassifier(time_budget=cfg["time_budget"], seed=seed, target=cfg["target"],
                               max_samples=cfg["max_samples"])
-    m.fit(data["X"], data["Y"], feature_names=["theta", "omega"])
+    m.fit(data["X"], data["Y"], feature_names=data["names"])
     return m, {"formulas": [str(f) for f in m.formulas_], "latex": m.latex()}
+
+
+_SEQKANS = ("seqkan", "seqkan_wide")
 
 
 class _Unavailable(Exception):
@@ -202,7 +212,11 @@ def _metrics(Y: np.ndarray, P: np.ndarray) -> dict[str, dict[str, float]]:
     return out
 
 
-def _run_one(method: str, cfg: dict, seed: int, data: dict) -> tuple[dict, dict]:
+def _run_one(method: str, cfg: dict, seed: int, inputs: dict) -> tuple[dict, dict]:
+    """One training run; ``inputs`` holds the raw windows and, when the study
+    scales them, the scaled ones (``inputs["scaled"]``) for every method but
+    the seqKANs, which scale inside the model."""
+    data = inputs["scaled"] if "scaled" in inputs and method not in _SEQKANS else inputs["raw"]
     t0 = time.perf_counter()
     try:
         model, info = _BUILDERS[method](cfg[method], cfg["train"], seed, data)
@@ -242,7 +256,8 @@ def _analyse(store: ResultStore, ds: SequenceDataset, key: str, cfg: dict) -> No
     from ..compare.hidden import hidden_state_analysis
     run = store.get(key)
     model = load_seqkan(run)
-    first = hidden_state_analysis(model, ds, "test_extrap")
+    win = dict(window=cfg["windows"]["length"], stride=cfg["windows"]["stride"])
+    first = hidden_state_analysis(model, ds, "test_extrap", **win)
     attrs: dict[str, Any] = {"run": key, "status": "ok", "rules": {
         "update": [str(e) for e in first.rules.update],
         "output": [str(e) for e in first.rules.output],
@@ -251,18 +266,34 @@ def _analyse(store: ResultStore, ds: SequenceDataset, key: str, cfg: dict) -> No
     arrays: dict[str, np.ndarray] = {}
     for split in TEST_SPLITS:
         a = first if split == "test_extrap" else hidden_state_analysis(
-            model, ds, split, symbolic=first.rules)
+            model, ds, split, symbolic=first.rules, **win)
         attrs[split] = {"spearman": {k: v.tolist() for k, v in a.spearman.items()},
                         "labels": a.labels, "best_unit": list(a.best_unit())}
         arrays[f"hidden_last.{split}"] = a.hidden[:, -1].astype(np.float32)
         arrays[f"sequence.{split}"] = a.sequence
         arrays[f"last_step.{split}"] = a.last_step
         arrays[f"proba_symbolic.{split}"] = a.rules.model.predict_proba(
-            ds.windows(split, pendulum.WINDOW, pendulum.STRIDE).inputs).astype(np.float32)
+            ds.windows(split, win["window"], win["stride"]).inputs).astype(np.float32)
     store.add(f"analysis-{key}", attrs, arrays, group="extra")
 
 
 # ------------------------------------------------------------------- study
+def _window_data(ds: SequenceDataset, win: dict, scaled: bool) -> dict[str, Any]:
+    """Windows of every split as (inputs, labels), plus the training and
+    validation arrays under X, Y, Xv, Yv, the per-step input ``names`` and the
+    flag ``scale`` (for the seqKANs: compute the scaled inputs in the model)."""
+    from ..kan.seqkan import window_scaled
+    names = (["theta_s", "omega_s", "log_theta_rms", "log_omega_rms"] if scaled
+             else ["theta", "omega"])        # theta_s = theta / theta_rms, ...
+    data: dict[str, Any] = {"scale": bool(win["scale"]), "names": names}
+    for split in ("train", "val", *TEST_SPLITS):
+        w = ds.windows(split, win["length"], win["stride"])
+        data[split] = (window_scaled(w.inputs) if scaled else w.inputs,
+                       w.labels.astype(np.float64))
+    return data | {"X": data["train"][0], "Y": data["train"][1], "Xv": data["val"][0],
+                   "Yv": data["val"][1]}
+
+
 def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: int = 3,
                        quick: bool = False, methods: Sequence[str] | None = None,
                        dataset: str | os.PathLike | SequenceDataset | None = None,
@@ -297,14 +328,10 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
     cfg = study_config(quick)
     ds = _dataset(out, cfg, dataset)
     store = ResultStore(out / "results.h5", "pendulum",
-                        {"config": cfg, "dataset": _dataset_identity(ds),
-                         "window": pendulum.WINDOW, "stride": pendulum.STRIDE})
-    data: dict[str, Any] = {}
-    for split in ("train", "val", *TEST_SPLITS):
-        w = ds.windows(split, pendulum.WINDOW, pendulum.STRIDE)
-        data[split] = (w.inputs, w.labels.astype(np.float64))
-    data |= {"X": data["train"][0], "Y": data["train"][1], "Xv": data["val"][0],
-             "Yv": data["val"][1]}
+                        {"config": cfg, "dataset": _dataset_identity(ds)})
+    inputs = {"raw": _window_data(ds, cfg["windows"], scaled=False)}
+    if cfg["windows"]["scale"]:
+        inputs["scaled"] = _window_data(ds, cfg["windows"], scaled=True)
 
     todo = [(m, s) for s in range(seeds) for m in methods]
     done = {k for k in store.keys() if store.get(k)["status"] in ("ok",)}
@@ -315,7 +342,7 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
         if key in done:
             continue
         try:
-            attrs, arrays = _run_one(method, cfg, seed, data)
+            attrs, arrays = _run_one(method, cfg, seed, inputs)
         except (InputError, RuntimeError, ValueError) as exc:
             attrs, arrays = {"method": method, "seed": seed, "status": "failed",
                              "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}, {}
@@ -324,7 +351,7 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
         store.add(key, attrs, arrays)
         if attrs["status"] != "ok" and verbose:
             tqdm.write(f"{key}: {attrs['status']}: {attrs['error']}")
-    for key in tqdm([k for k in store.keys() if k.split("-seed")[0] in ("seqkan", "seqkan_wide")
+    for key in tqdm([k for k in store.keys() if k.split("-seed")[0] in _SEQKANS
                      and store.get(k)["status"] == "ok"],
                     desc="hidden-state analysis", disable=not verbose):
         if not store.has(f"analysis-{key}", group="extra"):

@@ -37,12 +37,20 @@ def summary_table(store: ResultStore, metric: str = "roc_auc"
             for m, d in vals.items()}
 
 
-def local_identification_auc(ds: SequenceDataset, split: str, steps: int = 10
+def _windows(store: ResultStore) -> tuple[int, int]:
+    """(length, stride) of the study's windows."""
+    win = store.definition["config"].get("windows", {})
+    return int(win.get("length", pendulum.WINDOW)), int(win.get("stride", pendulum.STRIDE))
+
+
+def local_identification_auc(ds: SequenceDataset, split: str, steps: int = 10,
+                             window: tuple[int, int] = (pendulum.WINDOW, pendulum.STRIDE)
                              ) -> dict[str, float]:
-    """Information check, not a learned model: per window, least squares of
-    ``omega' = -a sin(theta) - b omega`` over its last ``steps`` steps
-    (central differences); ``b = 2 L'/L``, so ``-b`` scores energy_increasing."""
-    w = ds.windows(split, 50, 5)
+    """Information check, not a learned model: per window (length, stride),
+    least squares of ``omega' = -a sin(theta) - b omega`` over its last
+    ``steps`` steps (central differences); ``b = 2 L'/L``, so ``-b`` scores
+    energy_increasing."""
+    w = ds.windows(split, *window)
     th, om = w.inputs[..., 0], w.inputs[..., 1]
     dt = 1.0 / float(ds.attrs["sample_rate_hz"])
     d_om = (om[:, 2:] - om[:, :-2]) / (2 * dt)
@@ -81,7 +89,7 @@ def _roc_figure(store: ResultStore, ds: SequenceDataset, out: Path) -> str:
     from matplotlib.figure import Figure
     fig = Figure(figsize=(10, 8), layout="constrained")
     axes = fig.subplots(2, 2)
-    labels = {s: ds.windows(s, 50, 5).labels for s in ("test_interp", "test_extrap")}
+    labels = {s: ds.windows(s, *_windows(store)).labels for s in ("test_interp", "test_extrap")}
     runs = [r for r in store.runs() if r["status"] == "ok" and r["seed"] == 0]
     for (lab, split), ax in zip(_COLS, axes.ravel()):
         j = pendulum.LABELS.index(lab)
@@ -141,15 +149,22 @@ def _map_figures(store: ResultStore, ds: SequenceDataset, key: str, out: Path) -
     from ..plot import plot
     from .pendulum import load_seqkan
     model = load_seqkan(store.get(key))
-    xh, xo = model.traced_inputs(ds.windows("train", 50, 5).inputs, max_samples=3000)
+    xh, xo = model.traced_inputs(ds.windows("train", *_windows(store)).inputs,
+                                 max_samples=3000)
     H = model.hidden_size
     hp = [f"$h_{{{k + 1}}}(t-1)$" for k in range(H)]
     hn = [f"$h_{{{k + 1}}}(t)$" for k in range(H)]
+    if model.window_scale:
+        x_now = [r"$\theta_t/\theta_{rms}$", r"$\omega_t/\omega_{rms}$"]
+        x_prev = [r"$\theta_{t-1}/\theta_{rms}$", r"$\omega_{t-1}/\omega_{rms}$"]
+        logs = [r"$\log\theta_{rms}$", r"$\log\omega_{rms}$"]
+        x_now, x_prev = x_now + logs, x_prev + logs
+    else:
+        x_now, x_prev = [r"$\theta_t$", r"$\omega_t$"], [r"$\theta_{t-1}$", r"$\omega_{t-1}$"]
     files = []
     for attr, X, ins, outs in (
-            ("phi_h", xh, [r"$\theta_t$", r"$\omega_t$", *hp], hn),
-            ("phi_o", xo, (hn if model.variant == "wide" else
-                           [r"$\theta_{t-1}$", r"$\omega_{t-1}$", *hn]),
+            ("phi_h", xh, [*x_now, *hp], hn),
+            ("phi_o", xo, (hn if model.variant == "wide" else [*x_prev, *hn]),
              [f"logit {lab}" for lab in pendulum.LABELS])):
         path = f"{attr}_{key}.png"
         plot(getattr(model, attr), out / path, X=X, in_vars=ins, out_vars=outs,
@@ -172,8 +187,15 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
           f"version {ds.attrs.get('generator_version')}, {ds.n_sequences} sequences of "
           f"{ds.attrs.get('duration_s')} s at {ds.attrs.get('sample_rate_hz')} Hz "
           f"(splits {splits}), theta_star = {float(ds.attrs['theta_star']):.4f} rad. "
-          "Windows of 50 steps, stride 5; labels at each window's last step.", ""]
+          f"Windows of {_windows(store)[0]} steps, stride {_windows(store)[1]}; labels at "
+          "each window's last step.", ""]
     cfg = store.definition["config"]
+    if cfg.get("windows", {}).get("scale"):
+        L += ["Inputs, the same for every method: per window, theta and omega divided by "
+              "their root mean square over the window (theta_rms, omega_rms), and "
+              "log theta_rms, log omega_rms as two constant extra inputs. The seqKANs "
+              "compute these inside the model (`SeqKAN(window_scale=True)`), so their rules "
+              "below are in theta, omega and the RMS values.", ""]
     L += ["Training budget (all neural models but seqkan 0.8.1, see below): " + ", ".join(
         f"{k} {v}" for k, v in cfg["train"].items())
           + "; early stopping on the validation split with the best weights restored.", ""]
@@ -186,7 +208,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
               f"hidden size {off.get('hidden_size')}, grid {off.get('grid')}.", ""]
     if any(r["method"] == "operon" for r in runs):
         op = cfg.get("operon", {})
-        L += [f"Operon: one formula per label on the last step's theta, omega and the "
+        L += [f"Operon: one formula per label on the last step's inputs and the "
               f"previous step's, {op.get('max_samples')} training rows, "
               f"{op.get('time_budget')} s per label, target {op.get('target')}.", ""]
 
@@ -206,7 +228,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
                      f"best baseline {_NAMES.get(best_base[1], best_base[1])} "
                      f"{best_base[0]:.3f}: seqKAN "
                      f"{'higher' if v and v[0] > best_base[0] else 'NOT higher'}.")
-    info = local_identification_auc(ds, "test_extrap")
+    info = local_identification_auc(ds, "test_extrap", window=_windows(store))
     auc = info["energy_increasing"]
     L += [f"- Information check (no learning): a least-squares fit of "
           f"omega' = -a sin(theta) - b omega over each window's last 10 steps gives "
@@ -255,7 +277,8 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
         L += ["## Extracted rules", "",
               "Every edge of Phi_h and Phi_o replaced by its best library function "
               "(each edge fitted on its own to its trained curve), inputs in raw units "
-              "(theta, omega in rad and rad/s; the `_prev` variables are the previous step). "
+              "(theta, omega in rad and rad/s; the `_prev` variables are the previous step; "
+              "`_rms` ones the root mean square over the window, where the inputs are scaled). "
               "The symbolic model is then run as a seqKAN and scored.", ""]
         for name, an in analyses:
             rules = an["rules"]
