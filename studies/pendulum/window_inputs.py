@@ -30,21 +30,24 @@ from kandiscover.kan.train import torch_threads
 SPLITS = ("train", "val", "test_interp", "test_extrap")
 
 
-def transform(X: np.ndarray, inputs: str) -> np.ndarray:
-    """(n, time, features) windows -> the model's inputs."""
+def transform(X: np.ndarray, inputs: str, keep: int | None = None) -> np.ndarray:
+    """(n, time, features) windows -> the model's inputs: the last ``keep``
+    steps (default all), scaled by statistics of the whole window."""
     X = np.asarray(X, float)
+    keep = X.shape[1] if keep is None else keep
     if inputs == "raw":
-        return X
+        return X[:, -keep:]
     rms = np.sqrt((X ** 2).mean(axis=1, keepdims=True)) + 1e-9
     if inputs == "window":
-        return X / rms
-    return np.concatenate([X / rms, np.broadcast_to(np.log(rms), X.shape)], axis=2)
+        return (X / rms)[:, -keep:]
+    out = np.concatenate([X / rms, np.broadcast_to(np.log(rms), X.shape)], axis=2)
+    return out[:, -keep:]
 
 
-def build(model: str, n_in: int, hidden: int, seed: int, width=None):
+def build(model: str, n_in: int, hidden: int, seed: int, width=None, memory=(2.0, 20.0)):
     if model == "seqkan":
         from kandiscover.kan.seqkan import SeqKAN
-        return SeqKAN(n_in, hidden, 2, grid=5, seed=seed, hidden_width=width)
+        return SeqKAN(n_in, hidden, 2, grid=5, seed=seed, hidden_width=width, memory=memory)
     from kandiscover.compare import recurrent
     cls = {"lstm": recurrent.LSTMClassifier, "rnn": recurrent.RNNClassifier,
            "tkan": recurrent.TKANClassifier}[model]
@@ -59,6 +62,11 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--window", type=int, default=pendulum.WINDOW)
+    p.add_argument("--stride", type=int, default=pendulum.STRIDE)
+    p.add_argument("--context", type=int, default=None,
+                   help="scale over this many steps, then feed the last --window of them")
+    p.add_argument("--memory", type=float, nargs=2, default=(2.0, 20.0),
+                   help="seqKAN: initial memory time constants (steps)")
     p.add_argument("--hidden-width", type=int, nargs="+", default=None,
                    help="seqKAN: a hidden layer in both maps (a width, or n_sum n_mult)")
     p.add_argument("--dataset", default=str(Path(__file__).with_name("pendulum.h5")))
@@ -66,17 +74,19 @@ def main() -> None:
     ds = load_dataset(a.dataset)
     data = {}
     for split in SPLITS:
-        w = ds.windows(split, a.window, pendulum.STRIDE)
-        data[split] = (transform(w.inputs, a.inputs), w.labels.astype(np.float64))
+        w = ds.windows(split, a.context or a.window, a.stride)
+        data[split] = (transform(w.inputs, a.inputs, a.window), w.labels.astype(np.float64))
     with torch_threads(1):
         width = None if a.hidden_width is None else (
             a.hidden_width[0] if len(a.hidden_width) == 1 else tuple(a.hidden_width))
-        m = build(a.model, data["train"][0].shape[2], a.hidden, a.seed, width)
+        m = build(a.model, data["train"][0].shape[2], a.hidden, a.seed, width,
+                  tuple(a.memory))
         t = time.perf_counter()
         m.fit(data["train"][0], data["train"][1], data["val"][0], data["val"][1],
               epochs=a.epochs, batch_size=256, patience=5, lr=1e-2)
         out = {"model": a.model, "hidden": a.hidden, "inputs": a.inputs, "seed": a.seed,
-               "window": a.window, "hidden_width": a.hidden_width,
+               "window": a.window, "stride": a.stride, "hidden_width": a.hidden_width,
+               "memory": a.memory, "context": a.context,
                "seconds": round(time.perf_counter() - t)}
         for split in SPLITS[2:]:
             prob = m.predict_proba(data[split][0])
