@@ -95,7 +95,7 @@ from ..sparsify.regularize import regularization
 from .network import KAN
 from .seqtrain import _sequences
 from .seqtrain import check_settings, sequence_data, train_last_step
-from .spline import bspline_basis
+from .spline import BasisPlan, bspline_basis
 from .train import History
 
 __all__ = ["SeqKAN", "window_scaled"]
@@ -310,9 +310,10 @@ class SeqKAN(nn.Module):
         wb = w_base[F:] * a                                   # (H, H)
         ws = (w_sp[F:] * a[None, :, None]).permute(0, 2, 1).reshape(-1, H)
         knots = layer.knots[F:]
+        plan = BasisPlan.of(knots, layer.k)     # knot factors, once for all T steps
 
         def psi(h: torch.Tensor) -> torch.Tensor:
-            basis = bspline_basis(h, knots, layer.k)
+            basis = bspline_basis(h, knots, layer.k, plan)
             return torch.addmm(F_.silu(h) @ wb, basis.reshape(h.shape[0], -1), ws)
 
         zero = z.new_zeros(B * T, H)

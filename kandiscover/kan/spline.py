@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["extend_grid", "uniform_grid", "bspline_basis", "curve_to_coef",
+__all__ = ["extend_grid", "uniform_grid", "bspline_basis", "BasisPlan", "curve_to_coef",
            "spline_eval"]
 
 
@@ -50,20 +50,41 @@ def extend_grid(grid: torch.Tensor, k: int) -> torch.Tensor:
     return torch.cat([left, grid, right], dim=1)
 
 
-def _basis_with_lower(x: torch.Tensor, knots: torch.Tensor, k: int
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bases of order k and k - 1 for x (batch, n_in) and knots (n_in, m)."""
+class BasisPlan:
+    """The knot-only factors of the Cox-de Boor recursion and of the
+    derivative for ``knots`` (n_in, m) and order ``k``.
+
+    :func:`bspline_basis` builds one per call; a loop that evaluates the same
+    knots many times (the time loop of a recurrent KAN) builds it once with
+    :meth:`BasisPlan.of` and passes it as ``plan``.
+    """
+
+    __slots__ = ("knots", "k", "t", "steps", "d_left", "d_right")
+
+    def __init__(self, knots: torch.Tensor, k: int):
+        t = knots.detach().unsqueeze(0)
+        self.knots, self.k, self.t = knots, k, t
+        # per order p: (t_lo, 1 / (t_{i+p} - t_i), t_hi, 1 / (t_{i+p+1} - t_{i+1}));
+        # .reciprocal(): ``1.0 / tensor`` goes through Python's __rdiv__ (~20x slower)
+        self.steps = [(t[..., :-(p + 1)], (t[..., p:-1] - t[..., :-(p + 1)]).reciprocal(),
+                       t[..., p + 1:], (t[..., p + 1:] - t[..., 1:-p]).reciprocal())
+                      for p in range(1, k + 1)]
+        self.d_left = (t[..., k:-1] - t[..., :-(k + 1)]).reciprocal() * k
+        self.d_right = (t[..., k + 1:] - t[..., 1:-k]).reciprocal() * k
+
+    @classmethod
+    def of(cls, knots: torch.Tensor, k: int) -> "BasisPlan":
+        return cls(knots, k)
+
+
+def _basis_with_lower(x: torch.Tensor, plan: BasisPlan) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bases of order k and k - 1 for x (batch, n_in)."""
     xe = x.unsqueeze(-1)
-    t = knots.unsqueeze(0)
+    t = plan.t
     B = ((xe >= t[..., :-1]) & (xe < t[..., 1:])).to(x.dtype)
     lower = B
-    for p in range(1, k + 1):
+    for t_lo, inv_l, t_hi, inv_r in plan.steps:
         lower = B
-        t_lo = t[..., : -(p + 1)]
-        t_hi = t[..., p + 1:]
-        # .reciprocal(): ``1.0 / tensor`` goes through Python's __rdiv__ (~20x slower)
-        inv_l = (t[..., p:-1] - t_lo).reciprocal()
-        inv_r = (t_hi - t[..., 1:-p]).reciprocal()
         B = (xe - t_lo) * inv_l * B[..., :-1] + (t_hi - xe) * inv_r * B[..., 1:]
     return B, lower
 
@@ -72,25 +93,23 @@ class _BSplineBasis(torch.autograd.Function):
     """Basis evaluation with an analytic derivative (one saved lower basis)."""
 
     @staticmethod
-    def forward(ctx, x, knots, k):  # type: ignore[override]
-        B, lower = _basis_with_lower(x, knots, k)
-        ctx.save_for_backward(lower, knots)
-        ctx.k = k
+    def forward(ctx, x, plan):  # type: ignore[override]
+        B, lower = _basis_with_lower(x, plan)
+        ctx.save_for_backward(lower)
+        ctx.plan = plan
         return B
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_B):  # type: ignore[override]
-        lower, knots = ctx.saved_tensors
-        k = ctx.k
-        t = knots.unsqueeze(0)
-        a = (t[..., k:-1] - t[..., : -(k + 1)]).reciprocal() * k
-        b = (t[..., k + 1:] - t[..., 1:-k]).reciprocal() * k
-        dB = lower[..., :-1] * a - lower[..., 1:] * b
-        return (grad_B * dB).sum(-1), None, None
+        (lower,) = ctx.saved_tensors
+        plan = ctx.plan
+        dB = lower[..., :-1] * plan.d_left - lower[..., 1:] * plan.d_right
+        return (grad_B * dB).sum(-1), None
 
 
-def bspline_basis(x: torch.Tensor, knots: torch.Tensor, k: int) -> torch.Tensor:
+def bspline_basis(x: torch.Tensor, knots: torch.Tensor, k: int,
+                  plan: BasisPlan | None = None) -> torch.Tensor:
     """Evaluate all B-spline basis functions.
 
     Parameters
@@ -98,14 +117,18 @@ def bspline_basis(x: torch.Tensor, knots: torch.Tensor, k: int) -> torch.Tensor:
     x : (batch, n_in) tensor
     knots : (n_in, G + 2k + 1) extended knot vector per input (see ``extend_grid``)
     k : spline order (degree), >= 1
+    plan : ``BasisPlan.of(knots, k)``, to reuse across many calls on the
+        same knots (no gradient flows to the knots either way)
 
     Returns
     -------
     (batch, n_in, G + k) tensor; rows sum to 1 inside [g_0, g_G].
     """
+    if plan is None:
+        plan = BasisPlan(knots, k)
     if x.requires_grad:
-        return _BSplineBasis.apply(x, knots, k)
-    return _basis_with_lower(x, knots, k)[0]
+        return _BSplineBasis.apply(x, plan)
+    return _basis_with_lower(x, plan)[0]
 
 
 def spline_eval(x: torch.Tensor, knots: torch.Tensor, coef: torch.Tensor,
