@@ -59,11 +59,12 @@ class BasisPlan:
     :meth:`BasisPlan.of` and passes it as ``plan``.
     """
 
-    __slots__ = ("knots", "k", "t", "steps", "d_left", "d_right")
+    __slots__ = ("knots", "k", "t_left", "t_right", "steps", "d_left", "d_right")
 
     def __init__(self, knots: torch.Tensor, k: int):
         t = knots.detach().unsqueeze(0)
-        self.knots, self.k, self.t = knots, k, t
+        self.knots, self.k = knots, k
+        self.t_left, self.t_right = t[..., :-1], t[..., 1:]
         # per order p: (t_lo, 1 / (t_{i+p} - t_i), t_hi, 1 / (t_{i+p+1} - t_{i+1}));
         # .reciprocal(): ``1.0 / tensor`` goes through Python's __rdiv__ (~20x slower)
         self.steps = [(t[..., :-(p + 1)], (t[..., p:-1] - t[..., :-(p + 1)]).reciprocal(),
@@ -80,8 +81,7 @@ class BasisPlan:
 def _basis_with_lower(x: torch.Tensor, plan: BasisPlan) -> tuple[torch.Tensor, torch.Tensor]:
     """Bases of order k and k - 1 for x (batch, n_in)."""
     xe = x.unsqueeze(-1)
-    t = plan.t
-    B = ((xe >= t[..., :-1]) & (xe < t[..., 1:])).to(x.dtype)
+    B = ((xe >= plan.t_left) & (xe < plan.t_right)).to(x.dtype)
     lower = B
     for t_lo, inv_l, t_hi, inv_r in plan.steps:
         lower = B
