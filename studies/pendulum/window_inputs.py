@@ -45,9 +45,10 @@ def transform(X: np.ndarray, inputs: str, keep: int | None = None) -> np.ndarray
 
 
 def build(model: str, n_in: int, hidden: int, seed: int, width=None, memory=(2.0, 20.0)):
-    if model == "seqkan":
+    if model in ("seqkan", "seqkan_wide"):
         from kandiscover.kan.seqkan import SeqKAN
-        return SeqKAN(n_in, hidden, 2, grid=5, seed=seed, hidden_width=width, memory=memory)
+        return SeqKAN(n_in, hidden, 2, grid=5, seed=seed, hidden_width=width, memory=memory,
+                      variant="wide" if model == "seqkan_wide" else "standard")
     from kandiscover.compare import recurrent
     cls = {"lstm": recurrent.LSTMClassifier, "rnn": recurrent.RNNClassifier,
            "tkan": recurrent.TKANClassifier}[model]
@@ -56,7 +57,7 @@ def build(model: str, n_in: int, hidden: int, seed: int, width=None, memory=(2.0
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", choices=("seqkan", "lstm", "rnn", "tkan"), default="seqkan")
+    p.add_argument("--model", choices=("seqkan", "seqkan_wide", "lstm", "rnn", "tkan"), default="seqkan")
     p.add_argument("--hidden", type=int, default=4)
     p.add_argument("--inputs", choices=("raw", "window", "window+"), default="window+")
     p.add_argument("--epochs", type=int, default=20)
