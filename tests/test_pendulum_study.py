@@ -115,6 +115,12 @@ def test_window_scaled_rules_are_in_raw_variables(small):
         symbolify_seqkan(m, w.inputs, input_names=["theta_rms", "omega"])
 
 
+def test_rms_names_are_free_without_window_scale(trained):
+    rules = symbolify_seqkan(trained, np.random.default_rng(0).normal(size=(4, 6, 2)),
+                             input_names=["a_rms", "b"], lib=["x", "x^2"])
+    assert "a_rms" in {str(s) for e in rules.update for s in e.free_symbols}
+
+
 def test_symbolify_rejects_bad_names(trained):
     with pytest.raises(InputError, match="input_names"):
         symbolify_seqkan(trained, np.zeros((2, 5, 2)), input_names=["a b", "c"])
@@ -200,7 +206,9 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
     assert any(p.name.startswith("hidden_vs_") for p in out.iterdir())
     # every method read the per-window scaled inputs: the seqKAN inside the model
     assert runs["seqkan-seed0"]["model_config"]["window_scale"] is True
-    assert "theta_rms" in report and "log theta_rms" in report
+    rules = store.get("analysis-seqkan-seed0", group="extra")["rules"]
+    assert any("theta_rms" in e for e in rules["update"] + rules["output"]), rules
+    assert "\\theta_{\\mathrm{rms}}" in report.split("## Extracted rules")[1]
     # the stored model is the trained one
     m = study.load_seqkan(store.get("seqkan-seed0"))
     w = pendulum.pendulum_view(small).windows("test_extrap", 50, 5)
@@ -222,8 +230,8 @@ def test_baselines_get_the_scaled_windows_seqkans_the_raw_ones(small, monkeypatc
     cfg = study.study_config(quick=True)
     assert cfg["windows"]["scale"] is True
     ds = pendulum.pendulum_view(small)
-    inputs = {"raw": study._window_data(ds, cfg["windows"], scaled=False),
-              "scaled": study._window_data(ds, cfg["windows"], scaled=True)}
+    inputs = {"raw": study._window_data(ds, cfg["windows"])}
+    inputs["scaled"] = study._scaled(inputs["raw"])
     raw = ds.windows("train", cfg["windows"]["length"], cfg["windows"]["stride"]).inputs
     np.testing.assert_array_equal(inputs["raw"]["X"], raw)
     np.testing.assert_allclose(inputs["scaled"]["X"], window_scaled(raw))

@@ -54,6 +54,11 @@ def test_window_scaled_features():
     assert isinstance(t, torch.Tensor)
     np.testing.assert_allclose(t.numpy(), f, rtol=1e-5, atol=1e-6)
     assert np.isfinite(window_scaled(np.zeros((1, 3, 2)))).all()  # a silent window
+    silent = torch.zeros(1, 3, 2, requires_grad=True)
+    window_scaled(silent).sum().backward()
+    assert torch.isfinite(silent.grad).all()
+    np.testing.assert_allclose(window_scaled(torch.ones(1, 3, 2, dtype=torch.int64)).numpy(),
+                               window_scaled(np.ones((1, 3, 2))))
     with pytest.raises(InputError, match="time, features"):
         window_scaled(torch.zeros(3, 2))
 
@@ -247,9 +252,10 @@ def test_memory_init_bad_values():
         SeqKAN(2, 2, 1, memory=(0.5, 2.0))
 
 
-@pytest.mark.parametrize("variant", ["standard", "wide"])
-def test_split_unroll_equals_the_step_by_step_map(variant):
-    m = SeqKAN(2, 3, 2, variant=variant, seed=1)
+@pytest.mark.parametrize("variant,scale", [("standard", False), ("wide", False),
+                                           ("standard", True)])
+def test_split_unroll_equals_the_step_by_step_map(variant, scale):
+    m = SeqKAN(2, 3, 2, variant=variant, window_scale=scale, seed=1)
     with torch.no_grad():  # make the node map non-trivial
         m.phi_h.node_scale[0].mul_(1.3)
         m.phi_h.node_bias[0].add_(0.2)

@@ -3,7 +3,7 @@ import pytest
 import torch
 from scipy.interpolate import BSpline
 
-from kandiscover.kan.spline import (bspline_basis, curve_to_coef, extend_grid,
+from kandiscover.kan.spline import (BasisPlan, bspline_basis, curve_to_coef, extend_grid,
                                     spline_eval, uniform_grid)
 
 
@@ -43,6 +43,19 @@ def test_analytic_gradient_matches_autograd_check():
     knots = extend_grid(uniform_grid(3, 6, -1, 1, torch.float64), 3)
     x = (torch.rand(20, 3, dtype=torch.float64) * 1.8 - 0.9).requires_grad_()
     assert torch.autograd.gradcheck(lambda v: bspline_basis(v, knots, 3), (x,))
+
+
+def test_a_reused_plan_gives_the_same_basis_and_gradient():
+    knots = extend_grid(uniform_grid(3, 6, -1, 1, torch.float64), 3)
+    plan = BasisPlan(knots, 3)
+    x = (torch.rand(20, 3, dtype=torch.float64) * 1.8 - 0.9).requires_grad_()
+    for _ in range(2):  # the same plan twice
+        torch.testing.assert_close(bspline_basis(x, knots, 3, plan), bspline_basis(x, knots, 3))
+    assert torch.autograd.gradcheck(lambda v: bspline_basis(v, knots, 3, plan), (x,))
+    with pytest.raises(ValueError, match="other knots"):
+        bspline_basis(x, knots.clone(), 3, plan)
+    with pytest.raises(ValueError, match="another order"):
+        bspline_basis(x, knots, 2, plan)
 
 
 def test_least_squares_fit_recovers_spline_exactly():

@@ -113,14 +113,18 @@ def window_scaled(x: Any) -> Any:
 
     Features ``[x_i / r_i, log r_i]`` with ``r_i = sqrt(mean_t x_i^2)`` the
     root mean square of feature i over each sequence (at least 1e-12).  A
-    torch tensor gives a tensor (differentiable), anything else a float64
-    numpy array; the input is not modified.
+    floating-point torch tensor gives a tensor (differentiable, also for a
+    silent window), anything else a float64 numpy array; the input is not
+    modified.  The RMS is over the sequence given: a model trained on windows
+    of one length should be read on windows of that length.
     """
     if isinstance(x, torch.Tensor):
         if x.ndim != 3:
             raise InputError(f"window_scaled expects sequences (n, time, features), got "
                              f"shape {tuple(x.shape)}")
-        rms = (x * x).mean(1, keepdim=True).sqrt().clamp_min(_TINY)
+        if not x.is_floating_point():
+            x = x.double()
+        rms = (x * x).mean(1, keepdim=True).clamp_min(_TINY * _TINY).sqrt()
         return torch.cat([x / rms, torch.log(rms).expand_as(x)], 2)
     return window_scaled(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
 
@@ -310,7 +314,7 @@ class SeqKAN(nn.Module):
         wb = w_base[F:] * a                                   # (H, H)
         ws = (w_sp[F:] * a[None, :, None]).permute(0, 2, 1).reshape(-1, H)
         knots = layer.knots[F:]
-        plan = BasisPlan.of(knots, layer.k)     # knot factors, once for all T steps
+        plan = BasisPlan(knots, layer.k)        # knot factors, once for all T steps
 
         def psi(h: torch.Tensor) -> torch.Tensor:
             basis = bspline_basis(h, knots, layer.k, plan)

@@ -55,8 +55,8 @@ class BasisPlan:
     derivative for ``knots`` (n_in, m) and order ``k``.
 
     :func:`bspline_basis` builds one per call; a loop that evaluates the same
-    knots many times (the time loop of a recurrent KAN) builds it once with
-    :meth:`BasisPlan.of` and passes it as ``plan``.
+    knots many times (the time loop of a recurrent KAN) builds it once and
+    passes it as ``plan``.
     """
 
     __slots__ = ("knots", "k", "t_left", "t_right", "steps", "d_left", "d_right")
@@ -72,10 +72,6 @@ class BasisPlan:
                       for p in range(1, k + 1)]
         self.d_left = (t[..., k:-1] - t[..., :-(k + 1)]).reciprocal() * k
         self.d_right = (t[..., k + 1:] - t[..., 1:-k]).reciprocal() * k
-
-    @classmethod
-    def of(cls, knots: torch.Tensor, k: int) -> "BasisPlan":
-        return cls(knots, k)
 
 
 def _basis_with_lower(x: torch.Tensor, plan: BasisPlan) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,8 +113,9 @@ def bspline_basis(x: torch.Tensor, knots: torch.Tensor, k: int,
     x : (batch, n_in) tensor
     knots : (n_in, G + 2k + 1) extended knot vector per input (see ``extend_grid``)
     k : spline order (degree), >= 1
-    plan : ``BasisPlan.of(knots, k)``, to reuse across many calls on the
-        same knots (no gradient flows to the knots either way)
+    plan : ``BasisPlan(knots, k)``, to reuse across many calls on the same
+        knots (it must be made from these knots and order).  No gradient flows
+        to the knots, with or without a plan.
 
     Returns
     -------
@@ -126,6 +123,8 @@ def bspline_basis(x: torch.Tensor, knots: torch.Tensor, k: int,
     """
     if plan is None:
         plan = BasisPlan(knots, k)
+    elif plan.knots is not knots or plan.k != k:
+        raise ValueError("bspline_basis: the plan was made for other knots or another order")
     if x.requires_grad:
         return _BSplineBasis.apply(x, plan)
     return _basis_with_lower(x, plan)[0]

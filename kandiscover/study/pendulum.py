@@ -278,18 +278,30 @@ def _analyse(store: ResultStore, ds: SequenceDataset, key: str, cfg: dict) -> No
 
 
 # ------------------------------------------------------------------- study
-def _window_data(ds: SequenceDataset, win: dict, scaled: bool) -> dict[str, Any]:
+_SPLITS = ("train", "val", *TEST_SPLITS)
+
+
+def _window_data(ds: SequenceDataset, win: dict) -> dict[str, Any]:
     """Windows of every split as (inputs, labels), plus the training and
     validation arrays under X, Y, Xv, Yv, the per-step input ``names`` and the
     flag ``scale`` (for the seqKANs: compute the scaled inputs in the model)."""
-    from ..kan.seqkan import window_scaled
-    names = (["theta_s", "omega_s", "log_theta_rms", "log_omega_rms"] if scaled
-             else ["theta", "omega"])        # theta_s = theta / theta_rms, ...
-    data: dict[str, Any] = {"scale": bool(win["scale"]), "names": names}
-    for split in ("train", "val", *TEST_SPLITS):
+    data: dict[str, Any] = {"scale": bool(win["scale"]), "names": ["theta", "omega"]}
+    for split in _SPLITS:
         w = ds.windows(split, win["length"], win["stride"])
-        data[split] = (window_scaled(w.inputs) if scaled else w.inputs,
-                       w.labels.astype(np.float64))
+        data[split] = (w.inputs, w.labels.astype(np.float64))
+    return _with_fit_arrays(data)
+
+
+def _scaled(raw: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_window_data` with every split's inputs per-window scaled."""
+    from ..kan.seqkan import window_scaled
+    data = raw | {split: (window_scaled(raw[split][0]), raw[split][1]) for split in _SPLITS}
+    # theta_s = theta / theta_rms, omega_s = omega / omega_rms
+    data["names"] = ["theta_s", "omega_s", "log_theta_rms", "log_omega_rms"]
+    return _with_fit_arrays(data)
+
+
+def _with_fit_arrays(data: dict[str, Any]) -> dict[str, Any]:
     return data | {"X": data["train"][0], "Y": data["train"][1], "Xv": data["val"][0],
                    "Yv": data["val"][1]}
 
@@ -329,9 +341,9 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
     ds = _dataset(out, cfg, dataset)
     store = ResultStore(out / "results.h5", "pendulum",
                         {"config": cfg, "dataset": _dataset_identity(ds)})
-    inputs = {"raw": _window_data(ds, cfg["windows"], scaled=False)}
+    inputs = {"raw": _window_data(ds, cfg["windows"])}
     if cfg["windows"]["scale"]:
-        inputs["scaled"] = _window_data(ds, cfg["windows"], scaled=True)
+        inputs["scaled"] = _scaled(inputs["raw"])
 
     todo = [(m, s) for s in range(seeds) for m in methods]
     done = {k for k in store.keys() if store.get(k)["status"] in ("ok",)}

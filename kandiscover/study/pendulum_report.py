@@ -183,11 +183,12 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
     roc, pr = summary_table(store, "roc_auc"), summary_table(store, "pr_auc")
     L: list[str] = ["# Hidden-variable pendulum study", ""]
     splits = {k: len(v) for k, v in ds.groups["splits"].items()}
+    length, stride = _windows(store)
     L += [f"Dataset: variable-length pendulum, seed {ds.attrs.get('seed')}, generator "
           f"version {ds.attrs.get('generator_version')}, {ds.n_sequences} sequences of "
           f"{ds.attrs.get('duration_s')} s at {ds.attrs.get('sample_rate_hz')} Hz "
           f"(splits {splits}), theta_star = {float(ds.attrs['theta_star']):.4f} rad. "
-          f"Windows of {_windows(store)[0]} steps, stride {_windows(store)[1]}; labels at "
+          f"Windows of {length} steps, stride {stride}; labels at "
           "each window's last step.", ""]
     cfg = store.definition["config"]
     if cfg.get("windows", {}).get("scale"):
@@ -228,7 +229,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
                      f"best baseline {_NAMES.get(best_base[1], best_base[1])} "
                      f"{best_base[0]:.3f}: seqKAN "
                      f"{'higher' if v and v[0] > best_base[0] else 'NOT higher'}.")
-    info = local_identification_auc(ds, "test_extrap", window=_windows(store))
+    info = local_identification_auc(ds, "test_extrap", window=(length, stride))
     auc = info["energy_increasing"]
     L += [f"- Information check (no learning): a least-squares fit of "
           f"omega' = -a sin(theta) - b omega over each window's last 10 steps gives "

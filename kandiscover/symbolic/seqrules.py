@@ -45,8 +45,9 @@ class SeqKANRules:
     logit of label j from the previous inputs (``<name>_prev``) and the new
     hidden state (``h1``, ...); with ``window_scale`` both also read
     ``<name>_rms``, the input's root mean square over the window.  ``model``
-    is the seqKAN copy whose maps are the symbolic ones; ``r2`` maps ``"phi_h"``/``"phi_o"`` to the r^2 of each
-    symbolic map against the trained one on the traced inputs.
+    is the seqKAN copy whose maps are the symbolic ones; ``r2`` maps
+    ``"phi_h"``/``"phi_o"`` to the r^2 of each symbolic map against the
+    trained one on the traced inputs.
     """
 
     update: list[sympy.Expr]
@@ -115,10 +116,13 @@ def symbolify_seqkan(model, X: Any, *, input_names: Sequence[str] | None = None,
                  else [f"y{j + 1}" for j in range(O)])
     if len(names_in) != F or not all(n.isidentifier() for n in names_in):
         raise InputError(f"input_names must be {F} identifiers, got {names_in}")
-    clash = [n for n in names_in if re.fullmatch(r"(h\d+|z\d+)(_prev)?|.*_prev|.*_rms", n)]
+    own = r"(h\d+|z\d+)(_prev)?|.*_prev" + (r"|.*_rms" if model.window_scale else "")
+    clash = [n for n in names_in if re.fullmatch(own, n)]
     if clash or len(set(names_in)) != F:
         raise InputError(f"input_names {clash or names_in} clash with the rules' own names "
-                         "(h1, h1_prev, ..., <name>_prev, <name>_rms) or with each other")
+                         "(h1, h1_prev, ..., <name>_prev"
+                         + (", <name>_rms" if model.window_scale else "")
+                         + ") or with each other")
     if len(names_out) != O:
         raise InputError(f"output_names must have {O} names, got {names_out}")
     xh, xo = model.traced_inputs(X, max_samples=max_samples)

@@ -25,6 +25,7 @@ from sklearn.metrics import roc_auc_score
 
 from kandiscover.data import pendulum
 from kandiscover.data.dataset import load_dataset
+from kandiscover.kan.seqkan import window_scaled
 from kandiscover.kan.train import torch_threads
 
 SPLITS = ("train", "val", "test_interp", "test_extrap")
@@ -37,10 +38,9 @@ def transform(X: np.ndarray, inputs: str, keep: int | None = None) -> np.ndarray
     keep = X.shape[1] if keep is None else keep
     if inputs == "raw":
         return X[:, -keep:]
-    rms = np.sqrt((X ** 2).mean(axis=1, keepdims=True)) + 1e-9
+    out = window_scaled(X)          # [x / rms, log rms]
     if inputs == "window":
-        return (X / rms)[:, -keep:]
-    out = np.concatenate([X / rms, np.broadcast_to(np.log(rms), X.shape)], axis=2)
+        out = out[:, :, :X.shape[2]]
     return out[:, -keep:]
 
 
@@ -57,7 +57,8 @@ def build(model: str, n_in: int, hidden: int, seed: int, width=None, memory=(2.0
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", choices=("seqkan", "seqkan_wide", "lstm", "rnn", "tkan"), default="seqkan")
+    p.add_argument("--model", choices=("seqkan", "seqkan_wide", "lstm", "rnn", "tkan"),
+                   default="seqkan")
     p.add_argument("--hidden", type=int, default=4)
     p.add_argument("--inputs", choices=("raw", "window", "window+"), default="window+")
     p.add_argument("--epochs", type=int, default=20)
