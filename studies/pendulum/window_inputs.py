@@ -41,13 +41,16 @@ def transform(X: np.ndarray, inputs: str, keep: int | None = None) -> np.ndarray
     out = window_scaled(X)          # [x / rms, log rms]
     if inputs == "window":
         out = out[:, :, :X.shape[2]]
+    elif inputs == "window+theta":  # log RMS of theta only
+        out = out[:, :, :X.shape[2] + 1]
     return out[:, -keep:]
 
 
-def build(model: str, n_in: int, hidden: int, seed: int, width=None, memory=(2.0, 20.0)):
+def build(model: str, n_in: int, hidden: int, seed: int, width=None, memory=(2.0, 20.0),
+          grid: int = 5):
     if model in ("seqkan", "seqkan_wide"):
         from kandiscover.kan.seqkan import SeqKAN
-        return SeqKAN(n_in, hidden, 2, grid=5, seed=seed, hidden_width=width, memory=memory,
+        return SeqKAN(n_in, hidden, 2, grid=grid, seed=seed, hidden_width=width, memory=memory,
                       variant="wide" if model == "seqkan_wide" else "standard")
     from kandiscover.compare import recurrent
     cls = {"lstm": recurrent.LSTMClassifier, "rnn": recurrent.RNNClassifier,
@@ -60,9 +63,12 @@ def main() -> None:
     p.add_argument("--model", choices=("seqkan", "seqkan_wide", "lstm", "rnn", "tkan"),
                    default="seqkan")
     p.add_argument("--hidden", type=int, default=4)
-    p.add_argument("--inputs", choices=("raw", "window", "window+"), default="window+")
+    p.add_argument("--inputs", choices=("raw", "window", "window+", "window+theta"), default="window+")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=1e-2)
+    p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--grid", type=int, default=5, help="seqKAN grid intervals")
     p.add_argument("--window", type=int, default=pendulum.WINDOW)
     p.add_argument("--stride", type=int, default=pendulum.STRIDE)
     p.add_argument("--context", type=int, default=None,
@@ -82,13 +88,14 @@ def main() -> None:
         width = None if a.hidden_width is None else (
             a.hidden_width[0] if len(a.hidden_width) == 1 else tuple(a.hidden_width))
         m = build(a.model, data["train"][0].shape[2], a.hidden, a.seed, width,
-                  tuple(a.memory))
+                  tuple(a.memory), a.grid)
         t = time.perf_counter()
         m.fit(data["train"][0], data["train"][1], data["val"][0], data["val"][1],
-              epochs=a.epochs, batch_size=256, patience=5, lr=1e-2)
+              epochs=a.epochs, batch_size=256, patience=a.patience, lr=a.lr)
         out = {"model": a.model, "hidden": a.hidden, "inputs": a.inputs, "seed": a.seed,
                "window": a.window, "stride": a.stride, "hidden_width": a.hidden_width,
-               "memory": a.memory, "context": a.context,
+               "memory": a.memory, "context": a.context, "lr": a.lr,
+               "patience": a.patience, "grid": a.grid, "epochs": a.epochs,
                "seconds": round(time.perf_counter() - t)}
         for split in SPLITS[2:]:
             prob = m.predict_proba(data[split][0])
