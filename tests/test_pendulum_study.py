@@ -121,6 +121,13 @@ def test_rms_names_are_free_without_window_scale(trained):
     assert "a_rms" in {str(s) for e in rules.update for s in e.free_symbols}
 
 
+def test_rounded_rules_write_unit_factors_as_such():
+    from kandiscover.symbolic.seqrules import _rounded
+    x, r = sympy.symbols("theta theta_rms")
+    e = _rounded((sympy.Float(1.00002) * x / r + 0.1234567) ** 2 - sympy.Float(0.99999) * x, 4)
+    assert "1.0" not in str(e) and e.has(x / r) and e.has(sympy.Float(0.1235, 4))
+
+
 def test_symbolify_rejects_bad_names(trained):
     with pytest.raises(InputError, match="input_names"):
         symbolify_seqkan(trained, np.zeros((2, 5, 2)), input_names=["a b", "c"])

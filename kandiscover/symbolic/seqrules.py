@@ -76,7 +76,13 @@ def _r2(a: np.ndarray, b: np.ndarray) -> float:
 
 def _rounded(expr: sympy.Expr, digits: int) -> sympy.Expr:
     expr = sympy.expand(expr, deep=False)  # folds (x - m) / s into a*x + b
-    return expr.xreplace({f: sympy.Float(f, digits) for f in expr.atoms(sympy.Float)})
+    return expr.xreplace({f: _round(f, digits) for f in expr.atoms(sympy.Float)})
+
+
+def _round(f: sympy.Float, digits: int) -> sympy.Expr:
+    """``f`` to ``digits`` significant digits; +-1 as an integer (theta, not 1.0*theta)."""
+    v = float(f"{float(f):.{digits}g}")
+    return sympy.Integer(int(v)) if abs(v) == 1 else sympy.Float(v, digits)
 
 
 def _map_expr(kan, names: Sequence[str], X: np.ndarray) -> list[sympy.Expr]:
