@@ -103,6 +103,7 @@ def test_other_constructs_render(expr):
 def test_floats_are_shortened():
     assert to_latex(sympy.Float(0.12345678912345678) * x) == "0.123456789123457 x"
     assert to_latex(sympy.Float(0.12345678912345678) * x, digits=3) == "0.123 x"
+    assert to_latex(sympy.Float(1.0004) * x - sympy.Float(0.99996) * y, digits=3) == "x - y"
     with pytest.raises(InputError, match="digits"):
         to_latex(x, digits=0)
 

@@ -36,15 +36,32 @@ def _die_with_parent(parent: int | None = None) -> None:
         os._exit(1)
 
 
+def _guarded(spec: dict) -> tuple[str, dict[str, Any]]:
+    """:func:`run_task` in a task's process: an exception becomes a failed result."""
+    started = time.perf_counter()
+    try:
+        return run_task(spec)
+    except BaseException as exc:  # noqa: BLE001 - reported, never lost
+        return "", failure(spec, "failed", f"{type(exc).__name__}: {exc}",
+                           time.perf_counter() - started)
+
+
+def _died(spec: dict, exit_code: Any, wall: float, tail: str = "") -> dict[str, Any]:
+    return failure(spec, "failed", f"the task's process died (exit code {exit_code}) "
+                   "without a result" + (f": {tail}" if tail else ""), wall)
+
+
+def _timed_out(spec: dict, hard_timeout: float, wall: float) -> dict[str, Any]:
+    return failure(spec, "timeout", f"killed after the hard timeout of {hard_timeout:g} s",
+                   wall)
+
+
 def _child(spec: dict, conn, parent: int | None = None) -> None:   # a spawned process
     _die_with_parent(parent)
     try:
-        conn.send(run_task(spec))
-    except BaseException as exc:  # noqa: BLE001
-        try:
-            conn.send(("", {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}))
-        except Exception:  # noqa: BLE001
-            pass
+        conn.send(_guarded(spec))
+    except Exception:  # noqa: BLE001 - the parent reports the missing result
+        pass
     finally:
         conn.close()
 
@@ -71,15 +88,10 @@ def run_local(tasks: list[dict], workers: int, hard_timeout: float, on_done, on_
             for conn in ready:
                 proc, spec, t0 = running.pop(conn)
                 try:
-                    key, attrs = conn.recv()
-                    if not key:
-                        attrs = failure(spec, "failed", attrs["error"],
-                                         time.perf_counter() - t0)
+                    _, attrs = conn.recv()
                 except (EOFError, OSError):
                     proc.join(5)
-                    attrs = failure(spec, "failed", "the task's process died (exit code "
-                                     f"{proc.exitcode}) without a result",
-                                     time.perf_counter() - t0)
+                    attrs = _died(spec, proc.exitcode, time.perf_counter() - t0)
                 conn.close()
                 proc.join(10)
                 if proc.is_alive():
@@ -92,8 +104,7 @@ def run_local(tasks: list[dict], workers: int, hard_timeout: float, on_done, on_
                     proc.join(5)
                     conn.close()
                     del running[conn]
-                    on_done(spec, failure(spec, "timeout", f"killed after the hard timeout "
-                                           f"of {hard_timeout:g} s", now - t0))
+                    on_done(spec, _timed_out(spec, hard_timeout, now - t0))
     finally:
         for conn, (proc, _, _) in running.items():
             proc.kill()
@@ -108,11 +119,7 @@ def _isolated_main(parent: int) -> None:   # ``python -c`` entry of a Dask task'
     spec = pickle.load(sys.stdin.buffer)
     result_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)             # the methods' prints go to stderr; stdout carries the result
-    try:
-        result = run_task(spec)
-    except BaseException as exc:  # noqa: BLE001 - reported, never lost
-        result = ("", {"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
-    pickle.dump(result, result_out)
+    pickle.dump(_guarded(spec), result_out)
     result_out.flush()
     sys.stderr.flush()
     os._exit(0)               # no exit hooks or stray threads can hold the result back
@@ -146,18 +153,12 @@ def _run_isolated(spec: dict, hard_timeout: float) -> tuple[str, dict[str, Any]]
             proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        return "", failure(spec, "timeout", f"killed after the hard timeout of "
-                            f"{hard_timeout:g} s", time.perf_counter() - started)
+        return "", _timed_out(spec, hard_timeout, time.perf_counter() - started)
     try:
-        key, attrs = pickle.loads(out)
+        return pickle.loads(out)
     except Exception:  # noqa: BLE001 - no result: the process died
         tail = " | ".join(err.decode(errors="replace").strip().splitlines()[-3:])
-        return "", failure(spec, "failed", f"the task's process died (exit code "
-                            f"{proc.returncode}) without a result: {tail}",
-                            time.perf_counter() - started)
-    if not key:
-        attrs = failure(spec, "failed", attrs["error"], time.perf_counter() - started)
-    return key, attrs
+        return "", _died(spec, proc.returncode, time.perf_counter() - started, tail)
 
 
 def check_address(address: str) -> None:
@@ -204,7 +205,7 @@ def run_dask(tasks: list[dict], client, hard_timeout: float, on_done, on_progres
             for fut in done:
                 spec, t0 = running.pop(fut)
                 try:
-                    key, attrs = fut.result()
+                    _, attrs = fut.result()
                 except Exception as exc:  # noqa: BLE001 - e.g. a worker died
                     attrs = failure(spec, "failed", f"{type(exc).__name__}: {exc}",
                                      time.perf_counter() - t0)

@@ -208,13 +208,25 @@ def to_latex(expr: sympy.Expr | numbers.Number,
             raise InputTypeError(f"digits must be an int, got {type(digits).__name__}")
         if digits < 1:
             raise InputError(f"digits must be at least 1, got {digits}")
-        expr = expr.xreplace({f: sympy.Float(f"{float(f):.{int(digits)}g}")
-                              for f in expr.atoms(sympy.Float)})
+        expr = round_floats(expr, int(digits))
     tex = sympy.latex(expr, symbol_names=_symbol_names(expr, names),
                       **_LATEX_SETTINGS)
     for bad, good in _MATHTEXT_FIXES.items():
         tex = tex.replace(bad, good)
     return tex
+
+
+def round_floats(expr: sympy.Expr, digits: int | None) -> sympy.Expr:
+    """Every float of ``expr`` to ``digits`` significant digits (None: as is).
+    One that rounds to +-1 becomes the integer, so ``1.0*x`` reads ``x``."""
+    if digits is None:
+        return expr
+
+    def rounded(f: sympy.Float) -> sympy.Expr:
+        v = float(f"{float(f):.{digits}g}")
+        return sympy.Integer(int(v)) if abs(v) == 1 else sympy.Float(v)
+
+    return expr.xreplace({f: rounded(f) for f in expr.atoms(sympy.Float)})
 
 
 class _TextPrinter(StrPrinter):

@@ -36,6 +36,7 @@ import torch
 from .._timelimit import call_with_limit
 from ..errors import InputError, InputTypeError
 from . import library
+from .export import round_floats
 from .graph import to_graph
 
 __all__ = ["to_sympy", "graph_to_sympy", "snap_constants", "ExpressionCheck", "pull_scales",
@@ -209,13 +210,6 @@ def snap_constants(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndar
     return templ.xreplace({**chosen, **rest}), snapped
 
 
-def _round_floats(expr: sympy.Expr, digits: int | None) -> sympy.Expr:
-    if digits is None:
-        return expr
-    return expr.xreplace({f: sympy.Float(float(f"{float(f):.{digits}g}"))
-                          for f in expr.atoms(sympy.Float)})
-
-
 _SIMPLIFY_MAX_OPS = 40
 #: Seconds each sympy rewrite (expand, simplify, cancel) may take on one expression.
 SIMPLIFY_SECONDS = 5.0
@@ -348,7 +342,7 @@ def to_sympy(model_or_graph, variables: Sequence[str] | None = None, *, snap: bo
         if snap and ref is not None:
             e, snapped = snap_constants(e, symbols, X, ref[:, k], tol=snap_tol)
             snapped_all.extend(snapped)
-        e = _round_floats(e, digits)
+        e = round_floats(e, digits)
         if simplify:
             e = _simplify(e)
         outs.append(e)

@@ -30,7 +30,7 @@ import torch
 from .._validation import check_int
 from ..errors import InputError
 from .auto import auto_symbolic
-from .export import to_latex
+from .export import round_floats, to_latex
 from .expression import to_sympy
 
 __all__ = ["SeqKANRules", "symbolify_seqkan"]
@@ -76,13 +76,7 @@ def _r2(a: np.ndarray, b: np.ndarray) -> float:
 
 def _rounded(expr: sympy.Expr, digits: int) -> sympy.Expr:
     expr = sympy.expand(expr, deep=False)  # folds (x - m) / s into a*x + b
-    return expr.xreplace({f: _round(f, digits) for f in expr.atoms(sympy.Float)})
-
-
-def _round(f: sympy.Float, digits: int) -> sympy.Expr:
-    """``f`` to ``digits`` significant digits; +-1 as an integer (theta, not 1.0*theta)."""
-    v = float(f"{float(f):.{digits}g}")
-    return sympy.Integer(int(v)) if abs(v) == 1 else sympy.Float(v, digits)
+    return round_floats(expr, digits)
 
 
 def _map_expr(kan, names: Sequence[str], X: np.ndarray) -> list[sympy.Expr]:
