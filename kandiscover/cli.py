@@ -227,10 +227,6 @@ def _study_common(args: argparse.Namespace) -> dict:
         except json.JSONDecodeError as exc:
             raise InputError(f"--settings must be JSON such as "
                              f"'{{\"operon\": {{\"generations\": 100}}}}' ({exc})") from None
-        if not isinstance(settings, dict) or not all(isinstance(v, dict)
-                                                     for v in settings.values()):
-            raise InputError("--settings must map each method to a JSON object of its "
-                             f"keyword arguments, got {args.settings!r}")
     methods = _names_arg(args.methods, "--methods")
     return dict(methods=methods, noise=floats(args.noise, "--noise"), seeds=args.seeds,
                 budget=args.budget, out=args.out, workers=args.workers,
@@ -270,9 +266,10 @@ def _cmd_study_report(args: argparse.Namespace) -> int:
     from .errors import InputError
     from .study.report import write_report
     from .study.results import ResultStore
+    from .study.runner import STUDY_NAME
 
     store = ResultStore.open(args.folder)
-    if store.study != "recovery":
+    if store.study != STUDY_NAME:
         raise InputError(f"{store.path} holds a {store.study!r} study, not a recovery "
                          "study; its own command writes its report")
     out = store.path.parent

@@ -285,5 +285,9 @@ def test_cli_settings_reach_the_method(tmp_path, capsys):
     assert "keyword arguments" in capsys.readouterr().err
     assert main(args + ["--settings", "{operon"]) == 2
     assert "must be JSON" in capsys.readouterr().err
+    from kandiscover.study.runner import run_study
+    with pytest.raises(InputError, match="keyword arguments"):   # the same check in Python
+        run_study(["I.12.1"], ["operon"], [0.0], 1, 1.0, tmp_path / "py",
+                  settings={"operon": 5})
     assert main(args) == 2                 # another definition: refused
     assert "different study definition" in capsys.readouterr().err

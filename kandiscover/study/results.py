@@ -50,8 +50,24 @@ def _read_attr(v: Any) -> Any:
     return v
 
 
+def _header(path: Path) -> tuple[Any, Any, Any]:
+    """(kind, study, definition) stored in a results file's root attributes."""
+    try:
+        with h5py.File(path, "r") as f:
+            return tuple(_read_attr(f.attrs.get(name, default)) for name, default in (
+                ("kind", ""), ("study", ""), ("definition", "json:null")))
+    except OSError as exc:
+        raise InputError(f"{path} is not a readable HDF5 results file ({exc})") from None
+
+
 def _canonical(definition: dict) -> str:
     return json.dumps(definition, sort_keys=True, default=float)
+
+
+def _entry(g: h5py.Group) -> dict[str, Any]:
+    out = {k: _read_attr(v) for k, v in g.attrs.items()}
+    out["arrays"] = {k: g[k][()] for k in g}
+    return out
 
 
 class ResultStore:
@@ -79,25 +95,13 @@ class ResultStore:
             path = path / "results.h5"
         if not path.is_file():
             raise InputError(f"{path} does not exist; run the study first")
-        try:
-            with h5py.File(path, "r") as f:
-                kind = _read_attr(f.attrs.get("kind", ""))
-                study = _read_attr(f.attrs.get("study", ""))
-                definition = _read_attr(f.attrs.get("definition", "json:null"))
-        except OSError as exc:
-            raise InputError(f"{path} is not a readable HDF5 results file ({exc})") from None
+        kind, study, definition = _header(path)
         if kind != _KIND:
             raise InputError(f"{path} is not a kandiscover results file (kind {kind!r})")
         return cls(path, study, definition)
 
     def _check(self) -> None:
-        try:
-            with h5py.File(self.path, "r") as f:
-                kind = _read_attr(f.attrs.get("kind", ""))
-                study = _read_attr(f.attrs.get("study", ""))
-                old = _read_attr(f.attrs.get("definition", "json:null"))
-        except OSError as exc:
-            raise InputError(f"{self.path} is not a readable HDF5 results file ({exc})") from None
+        kind, study, old = _header(self.path)
         if kind != _KIND or study != self.study:
             raise InputError(f"{self.path} is not a results file of the {self.study!r} study "
                              f"(kind {kind!r}, study {study!r}); choose another --out")
@@ -119,13 +123,14 @@ class ResultStore:
     def get(self, key: str, group: str = "runs") -> dict[str, Any]:
         """One stored entry: its attributes, and its arrays under ``"arrays"``."""
         with h5py.File(self.path, "r") as f:
-            g = f[f"{group}/{key}"]
-            out = {k: _read_attr(v) for k, v in g.attrs.items()}
-            out["arrays"] = {k: g[k][()] for k in g}
-        return out
+            return _entry(f[f"{group}/{key}"])
 
     def runs(self) -> list[dict[str, Any]]:
-        return [dict(self.get(k), key=k) for k in self.keys()]
+        """Every stored run (as :meth:`get`, plus its ``"key"``), read in one pass."""
+        if not self.path.exists():
+            return []
+        with h5py.File(self.path, "r") as f:
+            return [dict(_entry(g), key=k) for k, g in f["runs"].items()] if "runs" in f else []
 
     def has(self, key: str, group: str = "runs") -> bool:
         if not self.path.exists():
@@ -163,7 +168,10 @@ class ResultStore:
     def remove(self, keys: list[str], group: str = "runs") -> list[str]:
         """Delete entries (e.g. to run them again); returns the keys that were
         there.  The file is rewritten atomically."""
-        present = [k for k in keys if self.has(k, group)]
+        if not self.path.exists():
+            return []
+        with h5py.File(self.path, "r") as f:
+            present = [k for k in keys if group in f and k in f[group]]
         if present:
             self._rewrite(lambda new: None, group, frozenset(present))
         return present
@@ -176,9 +184,7 @@ class ResultStore:
 
         def edit(new: h5py.File) -> None:
             parent = new[group] if group in new else new.create_group(group, track_order=True)
-            if key in parent:
-                del parent[key]
-            g = parent.create_group(key, track_order=True)
+            g = parent.create_group(key, track_order=True)    # _rewrite dropped the old one
             for k, v in attrs.items():
                 g.attrs[k] = _attr_value(v)
             for k, a in (arrays or {}).items():

@@ -234,6 +234,10 @@ def run_study(datasets: Sequence[Any], methods: Sequence[str], noise_levels: Seq
             raise InputError(f"noise levels must be numbers >= 0, got {nz!r}")
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 8:
         raise InputError(f"n_samples must be an integer >= 8, got {n_samples!r}")
+    if settings is not None and not (isinstance(settings, dict) and all(
+            isinstance(v, dict) for v in settings.values())):
+        raise InputError("settings (--settings) must map each method to a JSON object of its "
+                         f"keyword arguments, got {settings!r}")
     settings = dict(settings or {})
     stray = [m for m in settings if m not in methods]
     if stray:
@@ -275,7 +279,7 @@ def run_study(datasets: Sequence[Any], methods: Sequence[str], noise_levels: Seq
         if verbose:
             print(msg, file=sys.stderr, flush=True)
 
-    stored = {k: store.get(k) for k in store.keys()}
+    stored = {r["key"]: r for r in store.runs()}
     todo, changed = [], set()
     for t in tasks:
         old = stored.get(task_key(t["dataset"], t["method"], t["noise"], t["seed"]))
