@@ -107,13 +107,6 @@ def _mse(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean((pred - y) ** 2))
 
 
-def _quiet_mse(fn, X: np.ndarray, y: np.ndarray) -> float:
-    """MSE of a candidate formula; invalid values (sqrt of a negative) score inf
-    without a warning."""
-    with np.errstate(all="ignore"):
-        return _mse(fn(X), y)
-
-
 def _pareto(cands: list[_Candidate]) -> list[_Candidate]:
     """Non-dominated candidates by (complexity, loss), simplest first."""
     front: list[_Candidate] = []
@@ -358,7 +351,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                     break
                 expr = to_sympy(net, self.variable_names_, X_check=Xv, snap_tol=1e-3)
                 fn = self._compile(expr)
-                out.append(_Candidate(best.width, net, expr, _quiet_mse(fn, Xv, yv),
+                out.append(_Candidate(best.width, net, expr, _mse(fn(Xv), yv),
                                       complexity(expr), time.perf_counter() - t,
                                       best.spline_loss,
                                       f"{k} edge{'s' if k > 1 else ''} fewer"))
@@ -430,7 +423,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             fn = self._compile(expr)
             label = ", ".join(filter(None, [f"seed {self.seed + 7919 * restart}"
                                             if restart else "", note]))
-            out.append(_Candidate(list(width), sym, expr, _quiet_mse(fn, Xv, yv), complexity(expr),
+            out.append(_Candidate(list(width), sym, expr, _mse(fn(Xv), yv), complexity(expr),
                                   time.perf_counter() - t, loss, label))
         return out
 
@@ -440,8 +433,16 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         return _EXACT ** 2 * max(float(np.var(yv)), 1e-300)
 
     def _compile(self, expr):
+        """The formula as a function of X that evaluates without floating-point
+        warnings: invalid values (sqrt of a negative) come out NaN, and score
+        inf in :func:`_mse`."""
         from .symbolic.export import to_numpy
-        return to_numpy(expr, self.variable_names_)
+        fn = to_numpy(expr, self.variable_names_)
+
+        def quiet(X: np.ndarray) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                return fn(X)
+        return quiet
 
     # ----------------------------------------------------------- results
     def _check_fitted(self) -> None:
@@ -458,10 +459,9 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         """Values of the chosen formula on the rows of ``X``."""
         self._check_fitted()
         Xa = self._validate_X(X, fitting=False)
-        with np.errstate(all="ignore"):
-            if getattr(self, "_fn", None) is None:
-                self._fn = self._compile(self.expression_)
-            return np.asarray(self._fn(Xa), float)
+        if getattr(self, "_fn", None) is None:
+            self._fn = self._compile(self.expression_)
+        return np.asarray(self._fn(Xa), float)
 
     def sympy(self) -> sympy.Expr:
         """The chosen formula."""

@@ -95,7 +95,7 @@ from ..sparsify.regularize import regularization
 from .network import KAN
 from .seqtrain import _sequences
 from .seqtrain import check_settings, sequence_data, train_last_step
-from .spline import BasisPlan, bspline_basis
+from .spline import BasisPlan
 from .train import History
 
 __all__ = ["SeqKAN", "window_scaled"]
@@ -317,7 +317,7 @@ class SeqKAN(nn.Module):
         plan = BasisPlan(knots, layer.k)        # knot factors, once for all T steps
 
         def psi(h: torch.Tensor) -> torch.Tensor:
-            basis = bspline_basis(h, knots, layer.k, plan)
+            basis = plan.basis(h)
             return torch.addmm(F_.silu(h) @ wb, basis.reshape(h.shape[0], -1), ws)
 
         zero = z.new_zeros(B * T, H)

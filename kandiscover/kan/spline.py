@@ -51,38 +51,51 @@ def extend_grid(grid: torch.Tensor, k: int) -> torch.Tensor:
 
 
 class BasisPlan:
-    """The knot-only factors of the Cox-de Boor recursion and of the
-    derivative for ``knots`` (n_in, m) and order ``k``.
+    """B-spline bases on fixed ``knots`` (n_in, m) of order ``k``.
 
-    :func:`bspline_basis` builds one per call; a loop that evaluates the same
-    knots many times (the time loop of a recurrent KAN) builds it once and
-    passes it as ``plan``.
+    Holds the knot-only factors of the Cox-de Boor recursion, so a loop that
+    evaluates the same knots many times (the time loop of a recurrent KAN)
+    builds it once and calls :meth:`basis`; :func:`bspline_basis` builds one
+    per call.  No gradient flows to the knots.
     """
 
-    __slots__ = ("knots", "k", "t_left", "t_right", "steps", "d_left", "d_right")
+    __slots__ = ("k", "t", "t_left", "t_right", "steps", "_d")
 
     def __init__(self, knots: torch.Tensor, k: int):
         t = knots.detach().unsqueeze(0)
-        self.knots, self.k = knots, k
+        self.k, self.t = k, t
         self.t_left, self.t_right = t[..., :-1], t[..., 1:]
         # per order p: (t_lo, 1 / (t_{i+p} - t_i), t_hi, 1 / (t_{i+p+1} - t_{i+1}));
         # .reciprocal(): ``1.0 / tensor`` goes through Python's __rdiv__ (~20x slower)
         self.steps = [(t[..., :-(p + 1)], (t[..., p:-1] - t[..., :-(p + 1)]).reciprocal(),
                        t[..., p + 1:], (t[..., p + 1:] - t[..., 1:-p]).reciprocal())
                       for p in range(1, k + 1)]
-        self.d_left = (t[..., k:-1] - t[..., :-(k + 1)]).reciprocal() * k
-        self.d_right = (t[..., k + 1:] - t[..., 1:-k]).reciprocal() * k
+        self._d: tuple[torch.Tensor, torch.Tensor] | None = None   # see derivative()
 
+    def basis(self, x: torch.Tensor) -> torch.Tensor:
+        """All basis functions at x (batch, n_in): (batch, n_in, G + k)."""
+        if x.requires_grad:
+            return _BSplineBasis.apply(x, self)
+        return self.with_lower(x)[0]
 
-def _basis_with_lower(x: torch.Tensor, plan: BasisPlan) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bases of order k and k - 1 for x (batch, n_in)."""
-    xe = x.unsqueeze(-1)
-    B = ((xe >= plan.t_left) & (xe < plan.t_right)).to(x.dtype)
-    lower = B
-    for t_lo, inv_l, t_hi, inv_r in plan.steps:
+    def with_lower(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Bases of order k and k - 1 at x (batch, n_in)."""
+        xe = x.unsqueeze(-1)
+        B = ((xe >= self.t_left) & (xe < self.t_right)).to(x.dtype)
         lower = B
-        B = (xe - t_lo) * inv_l * B[..., :-1] + (t_hi - xe) * inv_r * B[..., 1:]
-    return B, lower
+        for t_lo, inv_l, t_hi, inv_r in self.steps:
+            lower = B
+            B = (xe - t_lo) * inv_l * B[..., :-1] + (t_hi - xe) * inv_r * B[..., 1:]
+        return B, lower
+
+    def derivative(self, lower: torch.Tensor) -> torch.Tensor:
+        """d basis / dx from the order k - 1 bases ``lower``."""
+        if self._d is None:        # only backward passes need these; made once per plan
+            t, k = self.t, self.k
+            self._d = ((t[..., k:-1] - t[..., :-(k + 1)]).reciprocal() * k,
+                       (t[..., k + 1:] - t[..., 1:-k]).reciprocal() * k)
+        left, right = self._d
+        return lower[..., :-1] * left - lower[..., 1:] * right
 
 
 class _BSplineBasis(torch.autograd.Function):
@@ -90,7 +103,7 @@ class _BSplineBasis(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, plan):  # type: ignore[override]
-        B, lower = _basis_with_lower(x, plan)
+        B, lower = plan.with_lower(x)
         ctx.save_for_backward(lower)
         ctx.plan = plan
         return B
@@ -99,13 +112,10 @@ class _BSplineBasis(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_B):  # type: ignore[override]
         (lower,) = ctx.saved_tensors
-        plan = ctx.plan
-        dB = lower[..., :-1] * plan.d_left - lower[..., 1:] * plan.d_right
-        return (grad_B * dB).sum(-1), None
+        return (grad_B * ctx.plan.derivative(lower)).sum(-1), None
 
 
-def bspline_basis(x: torch.Tensor, knots: torch.Tensor, k: int,
-                  plan: BasisPlan | None = None) -> torch.Tensor:
+def bspline_basis(x: torch.Tensor, knots: torch.Tensor, k: int) -> torch.Tensor:
     """Evaluate all B-spline basis functions.
 
     Parameters
@@ -113,21 +123,13 @@ def bspline_basis(x: torch.Tensor, knots: torch.Tensor, k: int,
     x : (batch, n_in) tensor
     knots : (n_in, G + 2k + 1) extended knot vector per input (see ``extend_grid``)
     k : spline order (degree), >= 1
-    plan : ``BasisPlan(knots, k)``, to reuse across many calls on the same
-        knots (it must be made from these knots and order).  No gradient flows
-        to the knots, with or without a plan.
 
     Returns
     -------
-    (batch, n_in, G + k) tensor; rows sum to 1 inside [g_0, g_G].
+    (batch, n_in, G + k) tensor; rows sum to 1 inside [g_0, g_G].  To evaluate
+    the same knots many times, build a :class:`BasisPlan` once.
     """
-    if plan is None:
-        plan = BasisPlan(knots, k)
-    elif plan.knots is not knots or plan.k != k:
-        raise ValueError("bspline_basis: the plan was made for other knots or another order")
-    if x.requires_grad:
-        return _BSplineBasis.apply(x, plan)
-    return _basis_with_lower(x, plan)[0]
+    return BasisPlan(knots, k).basis(x)
 
 
 def spline_eval(x: torch.Tensor, knots: torch.Tensor, coef: torch.Tensor,
