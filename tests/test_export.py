@@ -104,6 +104,7 @@ def test_floats_are_shortened():
     assert to_latex(sympy.Float(0.12345678912345678) * x) == "0.123456789123457 x"
     assert to_latex(sympy.Float(0.12345678912345678) * x, digits=3) == "0.123 x"
     assert to_latex(sympy.Float(1.0004) * x - sympy.Float(0.99996) * y, digits=3) == "x - y"
+    assert to_latex(x / y, inline_fractions=True) == "x / y" and to_latex(x / y) == "\\frac{x}{y}"
     with pytest.raises(InputError, match="digits"):
         to_latex(x, digits=0)
 

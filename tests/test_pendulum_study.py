@@ -237,7 +237,7 @@ def test_baselines_get_the_scaled_windows_seqkans_the_raw_ones(small, monkeypatc
     cfg = study.study_config(quick=True)
     assert cfg["windows"]["scale"] is True
     ds = pendulum.pendulum_view(small)
-    inputs = {"raw": study._window_data(ds, cfg["windows"])}
+    inputs = {"raw": study._window_data(ds, cfg)}
     inputs["scaled"] = study._scaled(inputs["raw"])
     raw = ds.windows("train", cfg["windows"]["length"], cfg["windows"]["stride"]).inputs
     np.testing.assert_array_equal(inputs["raw"]["X"], raw)

@@ -256,7 +256,8 @@ def _analyse(store: ResultStore, ds: SequenceDataset, key: str, cfg: dict) -> No
     from ..compare.hidden import hidden_state_analysis
     run = store.get(key)
     model = load_seqkan(run)
-    win = dict(window=cfg["windows"]["length"], stride=cfg["windows"]["stride"])
+    length, stride = window_args(cfg)
+    win = dict(window=length, stride=stride)
     first = hidden_state_analysis(model, ds, "test_extrap", **win)
     attrs: dict[str, Any] = {"run": key, "status": "ok", "rules": {
         "update": [str(e) for e in first.rules.update],
@@ -273,7 +274,7 @@ def _analyse(store: ResultStore, ds: SequenceDataset, key: str, cfg: dict) -> No
         arrays[f"sequence.{split}"] = a.sequence
         arrays[f"last_step.{split}"] = a.last_step
         arrays[f"proba_symbolic.{split}"] = a.rules.model.predict_proba(
-            ds.windows(split, win["window"], win["stride"]).inputs).astype(np.float32)
+            ds.windows(split, length, stride).inputs).astype(np.float32)
     store.add(f"analysis-{key}", attrs, arrays, group="extra")
 
 
@@ -281,13 +282,20 @@ def _analyse(store: ResultStore, ds: SequenceDataset, key: str, cfg: dict) -> No
 _SPLITS = ("train", "val", *TEST_SPLITS)
 
 
-def _window_data(ds: SequenceDataset, win: dict) -> dict[str, Any]:
+def window_args(cfg: dict) -> tuple[int, int]:
+    """(length, stride) of a study configuration's windows (the fixed 50, 5 of
+    results files written before the setting existed)."""
+    win = cfg.get("windows", {})
+    return int(win.get("length", pendulum.WINDOW)), int(win.get("stride", pendulum.STRIDE))
+
+
+def _window_data(ds: SequenceDataset, cfg: dict) -> dict[str, Any]:
     """Windows of every split as (inputs, labels), plus the training and
     validation arrays under X, Y, Xv, Yv, the per-step input ``names`` and the
     flag ``scale`` (for the seqKANs: compute the scaled inputs in the model)."""
-    data: dict[str, Any] = {"scale": bool(win["scale"]), "names": ["theta", "omega"]}
+    data: dict[str, Any] = {"scale": bool(cfg["windows"]["scale"]), "names": ["theta", "omega"]}
     for split in _SPLITS:
-        w = ds.windows(split, win["length"], win["stride"])
+        w = ds.windows(split, *window_args(cfg))
         data[split] = (w.inputs, w.labels.astype(np.float64))
     return _with_fit_arrays(data)
 
@@ -341,7 +349,7 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
     ds = _dataset(out, cfg, dataset)
     store = ResultStore(out / "results.h5", "pendulum",
                         {"config": cfg, "dataset": _dataset_identity(ds)})
-    inputs = {"raw": _window_data(ds, cfg["windows"])}
+    inputs = {"raw": _window_data(ds, cfg)}
     if cfg["windows"]["scale"]:
         inputs["scaled"] = _scaled(inputs["raw"])
 

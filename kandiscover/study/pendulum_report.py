@@ -39,8 +39,8 @@ def summary_table(store: ResultStore, metric: str = "roc_auc"
 
 def _windows(store: ResultStore) -> tuple[int, int]:
     """(length, stride) of the study's windows."""
-    win = store.definition["config"].get("windows", {})
-    return int(win.get("length", pendulum.WINDOW)), int(win.get("stride", pendulum.STRIDE))
+    from .pendulum import window_args
+    return window_args(store.definition["config"])
 
 
 def local_identification_auc(ds: SequenceDataset, split: str, steps: int = 10,
@@ -147,6 +147,8 @@ def _hidden_figure(an: dict, ds: SequenceDataset, out: Path, name: str) -> str:
 
 def _map_figures(store: ResultStore, ds: SequenceDataset, key: str, out: Path) -> list[str]:
     from ..plot import plot
+    from ..symbolic.export import to_latex
+    from ..symbolic.seqrules import feature_exprs
     from .pendulum import load_seqkan
     model = load_seqkan(store.get(key))
     xh, xo = model.traced_inputs(ds.windows("train", *_windows(store)).inputs,
@@ -154,13 +156,9 @@ def _map_figures(store: ResultStore, ds: SequenceDataset, key: str, out: Path) -
     H = model.hidden_size
     hp = [f"$h_{{{k + 1}}}(t-1)$" for k in range(H)]
     hn = [f"$h_{{{k + 1}}}(t)$" for k in range(H)]
-    if model.window_scale:
-        x_now = [r"$\theta_t/\theta_{rms}$", r"$\omega_t/\omega_{rms}$"]
-        x_prev = [r"$\theta_{t-1}/\theta_{rms}$", r"$\omega_{t-1}/\omega_{rms}$"]
-        logs = [r"$\log\theta_{rms}$", r"$\log\omega_{rms}$"]
-        x_now, x_prev = x_now + logs, x_prev + logs
-    else:
-        x_now, x_prev = [r"$\theta_t$", r"$\omega_t$"], [r"$\theta_{t-1}$", r"$\omega_{t-1}$"]
+    x_now, x_prev = ([f"${to_latex(e, inline_fractions=True)}$"
+                      for e in feature_exprs(model, ["theta", "omega"], s)]
+                     for s in ("_t", "_prev"))
     files = []
     for attr, X, ins, outs in (
             ("phi_h", xh, [*x_now, *hp], hn),

@@ -152,7 +152,7 @@ def _symbol_names(expr: sympy.Expr,
 
 def to_latex(expr: sympy.Expr | numbers.Number,
              names: Mapping[str | sympy.Symbol, str] | None = None,
-             *, digits: int | None = None) -> str:
+             *, digits: int | None = None, inline_fractions: bool = False) -> str:
     r"""LaTeX for a formula, with physics-style symbol names.
 
     Operators, fractions and functions are printed by :func:`sympy.latex`;
@@ -182,6 +182,9 @@ def to_latex(expr: sympy.Expr | numbers.Number,
         rules for those symbols.
     digits : int, optional
         If given, floats are shown with this many significant digits.
+    inline_fractions : bool
+        Write short fractions as ``a / b`` rather than ``\frac{a}{b}`` (for
+        labels set in small type, such as a figure's axis names).
 
     Returns
     -------
@@ -210,7 +213,7 @@ def to_latex(expr: sympy.Expr | numbers.Number,
             raise InputError(f"digits must be at least 1, got {digits}")
         expr = round_floats(expr, int(digits))
     tex = sympy.latex(expr, symbol_names=_symbol_names(expr, names),
-                      **_LATEX_SETTINGS)
+                      fold_short_frac=bool(inline_fractions), **_LATEX_SETTINGS)
     for bad, good in _MATHTEXT_FIXES.items():
         tex = tex.replace(bad, good)
     return tex

@@ -33,7 +33,7 @@ from .auto import auto_symbolic
 from .export import round_floats, to_latex
 from .expression import to_sympy
 
-__all__ = ["SeqKANRules", "symbolify_seqkan"]
+__all__ = ["SeqKANRules", "symbolify_seqkan", "feature_exprs"]
 
 
 @dataclass
@@ -77,6 +77,18 @@ def _r2(a: np.ndarray, b: np.ndarray) -> float:
 def _rounded(expr: sympy.Expr, digits: int) -> sympy.Expr:
     expr = sympy.expand(expr, deep=False)  # folds (x - m) / s into a*x + b
     return round_floats(expr, digits)
+
+
+def feature_exprs(model, names: Sequence[str], suffix: str = "") -> list[sympy.Expr]:
+    """The maps' input features (:meth:`SeqKAN.features`, before standardisation)
+    as sympy expressions of the inputs ``<name><suffix>``: the inputs themselves,
+    or with ``window_scale`` ``x / x_rms`` then ``log(x_rms)`` (``x_rms``: the
+    input's root mean square over the window)."""
+    xs = sympy.symbols([f"{n}{suffix}" for n in names])
+    if not model.window_scale:
+        return list(xs)
+    rms = sympy.symbols([f"{n}_rms" for n in names])
+    return [x / r for x, r in zip(xs, rms)] + [sympy.log(r) for r in rms]
 
 
 def _map_expr(kan, names: Sequence[str], X: np.ndarray) -> list[sympy.Expr]:
@@ -140,16 +152,11 @@ def symbolify_seqkan(model, X: Any, *, input_names: Sequence[str] | None = None,
 
     # names of the maps' inputs in normalised units, then back to raw units
     mean, std = model.normalization()
-    x_now = sympy.symbols(names_in)
-    x_prev = sympy.symbols([f"{n}_prev" for n in names_in])
+    x_now, x_prev = feature_exprs(model, names_in), feature_exprs(model, names_in, "_prev")
     h_prev = sympy.symbols([f"h{k + 1}_prev" for k in range(H)])
     h_now = sympy.symbols([f"h{k + 1}" for k in range(H)])
     zn = [f"z{i + 1}" for i in range(model.n_features)]
     z_syms = sympy.symbols(zn)
-    if model.window_scale:       # the map features of SeqKAN.features
-        rms = sympy.symbols([f"{n}_rms" for n in names_in])
-        x_now = [x / r for x, r in zip(x_now, rms)] + [sympy.log(r) for r in rms]
-        x_prev = [x / r for x, r in zip(x_prev, rms)] + [sympy.log(r) for r in rms]
 
     def raw(exprs: list[sympy.Expr], xs: Sequence[sympy.Expr]) -> list[sympy.Expr]:
         sub = {z: (x - float(m)) / float(s) for z, x, m, s in zip(z_syms, xs, mean, std)}
