@@ -83,36 +83,43 @@ def test_rules_reproduce_the_symbolic_model(small, trained):
     assert trained.phi_h.layers[0].symbolic == {}  # the trained model is untouched
 
 
-def test_window_scaled_rules_are_in_raw_variables(small):
-    """With window_scale the rules read theta / theta_rms and log(theta_rms);
-    evaluated on raw windows they give the symbolic copy's states and logits."""
+@pytest.mark.parametrize("scale", ["rms", "oscillator"])
+def test_window_scaled_rules_are_in_raw_variables(small, scale):
+    """With window_scale the rules read theta / theta_rms and log(theta_rms)
+    (or theta / theta_amp, omega / (theta_w0 theta_amp)); evaluated on raw
+    windows they give the symbolic copy's states and logits."""
+    from kandiscover.kan.seqkan import oscillator_stats
     ds = pendulum.pendulum_view(small)
     w = ds.windows("train", 50, 5)
-    m = SeqKAN(2, 2, 2, window_scale=True, seed=0)
+    m = SeqKAN(2, 2, 2, window_scale=scale, dt=0.05 if scale == "oscillator" else None, seed=0)
     with torch.random.fork_rng():
         torch.set_num_threads(1)
         m.fit(w.inputs, w.labels, epochs=1, batch_size=64)
     rules = symbolify_seqkan(m, w.inputs, input_names=["theta", "omega"],
                              output_names=list(pendulum.LABELS), digits=12)
-    names = "theta omega theta_rms omega_rms h1_prev h2_prev"
-    assert {str(s) for e in rules.update for s in e.free_symbols} <= set(names.split())
-    assert any(e.has(sympy.log(sympy.Symbol("theta_rms"))) or e.has(sympy.Symbol("theta_rms"))
-               for e in rules.update + rules.output)
     x = w.inputs[:40]
-    rms = np.sqrt((x ** 2).mean(1))
+    if scale == "rms":
+        stat_names, stats = "theta_rms omega_rms", np.sqrt((x ** 2).mean(1)).T
+    else:
+        a, w0 = oscillator_stats(x, 0.05)
+        stat_names, stats = "theta_amp theta_w0", (a[:, 0, 0], w0[:, 0, 0])
+    names = f"theta omega {stat_names} h1_prev h2_prev"
+    assert {str(s) for e in rules.update for s in e.free_symbols} <= set(names.split())
+    first = sympy.Symbol(stat_names.split()[0])
+    assert any(e.has(first) for e in rules.update + rules.output)
     h = rules.model.hidden_states(x).detach().numpy()
     logits = rules.model.decision_function(x)
     upd = [sympy.lambdify(sympy.symbols(names), e, "numpy") for e in rules.update]
     for k, f in enumerate(upd):
-        got = f(x[:, 7, 0], x[:, 7, 1], rms[:, 0], rms[:, 1], h[:, 6, 0], h[:, 6, 1])
+        got = f(x[:, 7, 0], x[:, 7, 1], *stats, h[:, 6, 0], h[:, 6, 1])
         np.testing.assert_allclose(got, h[:, 7, k], atol=2e-3)
-    out_names = "theta_prev omega_prev theta_rms omega_rms h1 h2"
+    out_names = f"theta_prev omega_prev {stat_names} h1 h2"
     for j, e in enumerate(rules.output):
         f = sympy.lambdify(sympy.symbols(out_names), e, "numpy")
-        got = f(x[:, -2, 0], x[:, -2, 1], rms[:, 0], rms[:, 1], h[:, -1, 0], h[:, -1, 1])
+        got = f(x[:, -2, 0], x[:, -2, 1], *stats, h[:, -1, 0], h[:, -1, 1])
         np.testing.assert_allclose(got, logits[:, j], atol=2e-3)
     with pytest.raises(InputError, match="clash"):
-        symbolify_seqkan(m, w.inputs, input_names=["theta_rms", "omega"])
+        symbolify_seqkan(m, w.inputs, input_names=[stat_names.split()[0], "omega"])
 
 
 def test_rms_names_are_free_without_window_scale(trained):
@@ -212,10 +219,12 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
         assert (out / fig).stat().st_size > 1000
     assert any(p.name.startswith("hidden_vs_") for p in out.iterdir())
     # every method read the per-window scaled inputs: the seqKAN inside the model
-    assert runs["seqkan-seed0"]["model_config"]["window_scale"] is True
+    assert runs["seqkan-seed0"]["model_config"]["window_scale"] == "oscillator"
+    assert runs["seqkan-seed0"]["model_config"]["dt"] == pytest.approx(0.05)
     rules = store.get("analysis-seqkan-seed0", group="extra")["rules"]
-    assert any("theta_rms" in e for e in rules["update"] + rules["output"]), rules
-    assert "\\theta_{\\mathrm{rms}}" in report.split("## Extracted rules")[1]
+    assert any("theta_amp" in e for e in rules["update"] + rules["output"]), rules
+    assert "\\theta_{\\mathrm{amp}}" in report.split("## Extracted rules")[1]
+    assert "swing amplitude theta_amp" in report
     # the stored model is the trained one
     m = study.load_seqkan(store.get("seqkan-seed0"))
     w = pendulum.pendulum_view(small).windows("test_extrap", 50, 5)
@@ -233,15 +242,15 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
 
 
 def test_baselines_get_the_scaled_windows_seqkans_the_raw_ones(small, monkeypatch):
-    from kandiscover.kan.seqkan import window_scaled
+    from kandiscover.kan.seqkan import oscillator_scaled
     cfg = study.study_config(quick=True)
-    assert cfg["windows"]["scale"] is True
+    assert cfg["windows"]["scale"] == "oscillator"
     ds = pendulum.pendulum_view(small)
     inputs = {"raw": study._window_data(ds, cfg)}
     inputs["scaled"] = study._scaled(inputs["raw"])
     raw = ds.windows("train", cfg["windows"]["length"], cfg["windows"]["stride"]).inputs
     np.testing.assert_array_equal(inputs["raw"]["X"], raw)
-    np.testing.assert_allclose(inputs["scaled"]["X"], window_scaled(raw))
+    np.testing.assert_allclose(inputs["scaled"]["X"], oscillator_scaled(raw, 0.05))
     seen = {}
 
     def spy(method):
@@ -254,8 +263,20 @@ def test_baselines_get_the_scaled_windows_seqkans_the_raw_ones(small, monkeypatc
         monkeypatch.setitem(study._BUILDERS, method, spy(method))
         with pytest.raises(RuntimeError, match="stop here"):
             study._run_one(method, cfg, 0, inputs)
-    assert seen["seqkan"] == (2, True, ["theta", "omega"])       # scales in the model
-    assert seen["rnn"][0] == 4 and seen["operon"][2][-1] == "log_omega_rms"
+    assert seen["seqkan"] == (2, "oscillator", ["theta", "omega"])   # scales in the model
+    assert seen["rnn"][0] == 3 and seen["operon"][2][-1] == "log_theta_amp"
+
+
+def test_rms_scaling_of_older_configurations(small):
+    """``scale: true`` (results files written before the oscillator scaling) is the RMS one."""
+    from kandiscover.kan.seqkan import window_scaled
+    cfg = study.study_config(quick=True)
+    cfg["windows"]["scale"] = True
+    assert study.window_scaling(cfg) == "rms"
+    raw = study._window_data(pendulum.pendulum_view(small), cfg)
+    scaled = study._scaled(raw)
+    assert raw["dt"] is None and scaled["names"][-1] == "log_omega_rms"
+    np.testing.assert_allclose(scaled["X"], window_scaled(raw["X"]))
 
 
 def test_interrupted_study_resumes(tmp_path, small, monkeypatch):

@@ -6,7 +6,7 @@ import torch
 
 import kandiscover
 from kandiscover.errors import InputError
-from kandiscover.kan.seqkan import SeqKAN, window_scaled
+from kandiscover.kan.seqkan import SeqKAN, oscillator_scaled, oscillator_stats, window_scaled
 
 
 def _toy(n=64, T=12, seed=0):
@@ -61,6 +61,63 @@ def test_window_scaled_features():
                                window_scaled(np.ones((1, 3, 2))))
     with pytest.raises(InputError, match="time, features"):
         window_scaled(torch.zeros(3, 2))
+
+
+def test_oscillator_scaled_features_are_phase_free():
+    dt, w, amp = 0.05, 1.3, 0.4
+    t = np.arange(12) * dt                       # 0.55 s: an eighth of a swing
+    phases = np.linspace(0, 2 * np.pi, 7, endpoint=False)[:, None]
+    x = np.stack([amp * np.sin(w * t + phases), amp * w * np.cos(w * t + phases)], -1)
+    before = x.copy()
+    a, w0 = oscillator_stats(x, dt)
+    np.testing.assert_array_equal(x, before)
+    assert a.shape == (7, 1, 1) and w0.shape == (7, 1, 1)
+    np.testing.assert_allclose(w0, w, rtol=3e-2)   # one-sided differences at the ends
+    np.testing.assert_allclose(a, amp, rtol=3e-2)
+    f = oscillator_scaled(x, dt)
+    assert f.shape == (7, 12, 3) and f.dtype == np.float64
+    np.testing.assert_allclose(f[..., 0] ** 2 + f[..., 1] ** 2, 1.0, rtol=6e-2)
+    np.testing.assert_allclose(f[..., 2], np.log(a[..., 0]).repeat(12, 1))
+    # the RMS scaling is not phase-free on a part of a swing
+    r = window_scaled(x)
+    assert np.ptp(r[..., 0] ** 2 + r[..., 1] ** 2) > 0.5
+    # a common scale moves only the log-amplitude feature; pairs are independent
+    g = oscillator_scaled(np.concatenate([5.0 * x, x], 2), dt)
+    assert g.shape == (7, 12, 6)
+    np.testing.assert_allclose(g[..., :2], f[..., :2])
+    np.testing.assert_allclose(g[..., 2:4], f[..., :2])
+    np.testing.assert_allclose(g[..., 4], f[..., 2] + np.log(5.0))
+    tt = oscillator_scaled(torch.as_tensor(x, dtype=torch.float32), dt)
+    assert isinstance(tt, torch.Tensor)
+    np.testing.assert_allclose(tt.numpy(), f, rtol=1e-4, atol=1e-4)
+    silent = torch.zeros(1, 3, 2, requires_grad=True)
+    oscillator_scaled(silent, dt).sum().backward()
+    assert torch.isfinite(silent.grad).all()
+    for bad, match in ((np.zeros((1, 5, 3)), "pairs"), (np.zeros((1, 1, 2)), "2 steps")):
+        with pytest.raises(InputError, match=match):
+            oscillator_scaled(bad, dt)
+    with pytest.raises(InputError, match="dt"):
+        oscillator_scaled(x, 0.0)
+
+
+def test_oscillator_scale_model():
+    X, Y = _toy()
+    m = SeqKAN(2, hidden_size=2, output_size=1, window_scale="oscillator", dt=0.1, seed=0)
+    assert m.n_features == 3 and m.phi_h.n_inputs == 5 and m.phi_o.n_inputs == 5
+    m.fit(X, Y, epochs=1, batch_size=32)
+    copy = SeqKAN(**m.config)
+    copy.load_state_dict(m.state_dict())
+    np.testing.assert_array_equal(copy.decision_function(X), m.decision_function(X))
+    z1, z2 = m._prepare(X[:3]), m._prepare(2.0 * X[:3])
+    torch.testing.assert_close(z1[..., :2], z2[..., :2])
+    assert SeqKAN(2, window_scale=True).window_scale == "rms"
+    for kwargs, match in ((dict(window_scale="oscillator"), "needs dt"),
+                          (dict(window_scale="rms", dt=0.1), "only used"),
+                          (dict(window_scale="oscillator", dt=-1.0), "dt")):
+        with pytest.raises(InputError, match=match):
+            SeqKAN(2, **kwargs)
+    with pytest.raises(InputError, match="even"):
+        SeqKAN(3, window_scale="oscillator", dt=0.1)
 
 
 def test_window_scale_model():
@@ -253,9 +310,11 @@ def test_memory_init_bad_values():
 
 
 @pytest.mark.parametrize("variant,scale", [("standard", False), ("wide", False),
-                                           ("standard", True)])
+                                           ("standard", True), ("wide", "oscillator")])
 def test_split_unroll_equals_the_step_by_step_map(variant, scale):
-    m = SeqKAN(2, 3, 2, variant=variant, window_scale=scale, seed=1)
+    osc = scale == "oscillator"     # float64: its features of noise are large
+    m = SeqKAN(2, 3, 2, variant=variant, window_scale=scale, seed=1, dt=0.1 if osc else None,
+               dtype=torch.float64 if osc else torch.float32)
     with torch.no_grad():  # make the node map non-trivial
         m.phi_h.node_scale[0].mul_(1.3)
         m.phi_h.node_bias[0].add_(0.2)

@@ -19,7 +19,8 @@ attribution, plotting, :func:`~kandiscover.auto_symbolic` and
 gives the input samples they see on a batch of sequences.  Column order:
 ``Phi_h`` takes ``[x_t (n_features), h_{t-1} (hidden_size)]``, ``Phi_o``
 takes ``[x_{t-1} (n_features), h_t (hidden_size)]`` or ``[h_t]``, where
-``n_features`` is ``input_size`` (``2 * input_size`` with ``window_scale``).
+``n_features`` is ``input_size`` (with ``window_scale``, ``2 * input_size``
+for ``"rms"``, ``3/2 * input_size`` for ``"oscillator"``).
 
 Keeping values inside the spline grids
 --------------------------------------
@@ -55,20 +56,32 @@ The hidden state itself is bounded by the squashing ``s``:
 Either way the formulas are in normalised input units: substitute
 ``(x - x_mean) / x_std`` (:meth:`SeqKAN.normalization`) to read them in raw units.
 
-Per-sequence amplitude scaling (``window_scale=True``)
-------------------------------------------------------
+Per-sequence scaling (``window_scale``)
+--------------------------------------
 When the overall size of a sequence varies a lot between sequences while the
 signal to detect is a slow change *within* it (a swing growing by a few per
 cent over a window), that common size sits on top of the signal and an
 additive recurrence trained by gradient descent does not get under it.  With
-``window_scale=True`` the maps read :func:`window_scaled` features instead of
-the raw ones: each feature divided by its root mean square over the sequence,
-plus the log of that RMS as a constant extra feature, so ``2 * input_size``
-map inputs (then standardised as above).  The model still takes raw
-sequences, and :func:`kandiscover.symbolic.seqrules.symbolify_seqkan` writes
-the rules in raw variables (``theta / theta_rms``, ``log(theta_rms)``).  The
-RMS is over the whole sequence given, so the state at step t depends on later
-steps of the same window; the label at the last step does not look ahead.
+``window_scale`` the maps read per-sequence scaled features instead of the
+raw ones (:func:`scale_windows`; then standardised as above):
+
+* ``"rms"`` (or True), :func:`window_scaled`: each feature divided by its
+  root mean square over the sequence, plus the log of that RMS as a constant
+  extra feature (``2 * input_size`` map inputs);
+* ``"oscillator"``, :func:`oscillator_scaled`: the inputs are (position,
+  velocity) pairs sampled every ``dt``; each pair is divided by the swing
+  amplitude (the velocity also by the fitted angular frequency), plus the log
+  amplitude (``3/2 * input_size`` map inputs).  The sum of the two squared
+  features is then the oscillator's energy relative to its mean over the
+  window whatever the phase, also for windows shorter than one swing, which
+  the RMS scaling is not.
+
+The model still takes raw sequences, and
+:func:`kandiscover.symbolic.seqrules.symbolify_seqkan` writes the rules in raw
+variables (``theta / theta_rms``, ``log(theta_rms)``; ``theta / theta_amp``,
+``omega / (theta_w0 theta_amp)``).  The statistics are over the whole sequence
+given, so the state at step t depends on later steps of the same window; the
+label at the last step does not look ahead.
 
 Training (:meth:`SeqKAN.fit`) is Adam on the binary cross-entropy of the
 *last* step's logits, with the optional sparsity penalty of
@@ -98,7 +111,8 @@ from .seqtrain import check_settings, sequence_data, train_last_step
 from .spline import BasisPlan
 from .train import History
 
-__all__ = ["SeqKAN", "window_scaled"]
+__all__ = ["SeqKAN", "window_scaled", "oscillator_scaled", "oscillator_stats",
+           "scale_windows", "SCALINGS"]
 
 _VARIANTS = ("standard", "wide")
 _SQUASH = ("tanh", "none")
@@ -129,6 +143,98 @@ def window_scaled(x: Any) -> Any:
     return window_scaled(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
 
 
+def oscillator_stats(x: Any, dt: float) -> Any:
+    """Swing amplitude and angular frequency of oscillating sequences.
+
+    ``x`` (n, time, 2P) holds P (position q, velocity v = dq/dt) pairs sampled
+    every ``dt``.  Per sequence and pair: ``w0``, the angular frequency of the
+    linear oscillator ``v' = -w0^2 q`` that fits the sequence best in least
+    squares (``w0^2 = -mean(q v') / mean(q^2)``, ``v'`` by central
+    differences, at least 1e-12), and the amplitude
+    ``a = sqrt(mean(q^2 + v^2 / w0^2))``.  Returns ``(a, w0)``, each (n, 1, P);
+    a floating-point tensor gives tensors, anything else float64 arrays.
+    """
+    if not isinstance(x, torch.Tensor):
+        a, w0 = oscillator_stats(torch.as_tensor(np.asarray(x, dtype=np.float64)), dt)
+        return a.numpy(), w0.numpy()
+    if x.ndim != 3 or x.shape[2] % 2:
+        raise InputError("oscillator scaling expects sequences (n, time, features) of "
+                         f"(position, velocity) pairs, got shape {tuple(x.shape)}")
+    if x.shape[1] < 2:
+        raise InputError("oscillator scaling needs sequences of at least 2 steps, got "
+                         f"{x.shape[1]}")
+    dt = check_positive(dt, "dt")
+    if not x.is_floating_point():
+        x = x.double()
+    q, v = x[..., 0::2], x[..., 1::2]
+    acc = torch.gradient(v, spacing=dt, dim=1)[0]
+    w0sq = (-(q * acc).mean(1, keepdim=True)
+            / (q * q).mean(1, keepdim=True).clamp_min(_TINY)).clamp_min(_TINY)
+    amp = (q * q + v * v / w0sq).mean(1, keepdim=True).clamp_min(_TINY * _TINY).sqrt()
+    return amp, w0sq.sqrt()
+
+
+def oscillator_scaled(x: Any, dt: float) -> Any:
+    """Phase-free scaling of oscillating sequences (n, time, 2P) -> (n, time, 3P).
+
+    With ``a`` and ``w0`` from :func:`oscillator_stats`, the features are
+    ``[q_1 / a_1, v_1 / (w0_1 a_1), ..., q_P / a_P, v_P / (w0_P a_P),
+    log a_1, ..., log a_P]``.  Unlike a root mean square per feature
+    (:func:`window_scaled`), ``(q/a)^2 + (v/(w0 a))^2`` is the oscillator's
+    energy over its mean over the sequence *at every phase*, also when the
+    sequence holds less than one swing.  The frequency itself is not a
+    feature: it only serves to put ``v`` on the scale of ``q``, and it is the
+    quantity that moves out of range when the oscillator does (a pendulum's
+    longer string); :func:`oscillator_stats` gives it.  Types as
+    :func:`window_scaled`.
+    """
+    if not isinstance(x, torch.Tensor):
+        return oscillator_scaled(torch.as_tensor(np.asarray(x, dtype=np.float64)), dt).numpy()
+    amp, w0 = oscillator_stats(x, dt)
+    if not x.is_floating_point():
+        x = x.double()
+    q, v = x[..., 0::2], x[..., 1::2]
+    scaled = torch.stack([q / amp, v / (w0 * amp)], 3).flatten(2)
+    return torch.cat([scaled, torch.log(amp).expand_as(q)], 2)
+
+
+#: per-sequence scalings of :class:`SeqKAN` (``window_scale``): features per input
+SCALINGS = {"rms": 2.0, "oscillator": 1.5}
+
+
+def scale_windows(x: Any, scale: str, dt: float | None = None) -> Any:
+    """The features of sequences ``x`` under a :data:`SCALINGS` scaling:
+    :func:`window_scaled` (``"rms"``) or :func:`oscillator_scaled` (``"oscillator"``,
+    sampled every ``dt``)."""
+    if scale == "rms":
+        return window_scaled(x)
+    if scale == "oscillator":
+        if dt is None:
+            raise InputError("oscillator scaling needs dt, the sampling interval")
+        return oscillator_scaled(x, dt)
+    raise InputError(f"unknown scaling {scale!r}; the scalings are {', '.join(SCALINGS)}")
+
+
+def _scaling(window_scale: Any, dt: Any, input_size: int) -> tuple[str | bool, float | None]:
+    """Validated ``(window_scale, dt)``: False or a :data:`SCALINGS` name (True means
+    ``"rms"``), and dt (a number > 0 for ``"oscillator"``, else None)."""
+    if isinstance(window_scale, (bool, np.bool_)):
+        window_scale = "rms" if window_scale else False
+    if window_scale is not False and window_scale not in SCALINGS:
+        raise InputError(f"window_scale must be False, True, {', '.join(map(repr, SCALINGS))}; "
+                         f"got {window_scale!r}")
+    if window_scale != "oscillator":
+        if dt is not None:
+            raise InputError("dt is only used with window_scale='oscillator'")
+        return window_scale, None
+    if input_size % 2:
+        raise InputError("window_scale='oscillator' reads (position, velocity) pairs; "
+                         f"input_size must be even, got {input_size}")
+    if dt is None:
+        raise InputError("window_scale='oscillator' needs dt, the sampling interval")
+    return window_scale, check_positive(dt, "dt")
+
+
 class SeqKAN(nn.Module):
     """Recurrent KAN for sequence classification (see the module docstring).
 
@@ -149,9 +255,12 @@ class SeqKAN(nn.Module):
         random start forgets within a few steps and trains far worse on
         slowly varying hidden variables); None: random like the other edges.
         Applies when Phi_h has no hidden layer.
-    window_scale : the maps read :func:`window_scaled` features (each feature
-        over its RMS in the sequence, and the log RMS) instead of the raw ones;
-        see the module docstring
+    window_scale : per-sequence scaling of the maps' inputs (see the module
+        docstring): False (none), ``"rms"`` or True (:func:`window_scaled`: each
+        feature over its RMS in the sequence, and the log RMS) or
+        ``"oscillator"`` (:func:`oscillator_scaled`: (position, velocity) pairs
+        over the swing amplitude, and its log; needs ``dt``)
+    dt : sampling interval of the sequences (for the oscillator scaling only)
     seed : seeds the initial parameters (Phi_h: ``seed``, Phi_o: ``seed + 1``)
         and, by default, the shuffling of :meth:`fit`
     dtype : torch.float32 or torch.float64
@@ -162,7 +271,8 @@ class SeqKAN(nn.Module):
                  hidden_width: int | tuple[int, int] | None = None,
                  grid: int = 5, k: int = 3, squash: str = "tanh",
                  memory: tuple[float, float] | None = (2.0, 20.0),
-                 window_scale: bool = False, seed: int = 0,
+                 window_scale: bool | str = False, dt: float | None = None,
+                 seed: int = 0,
                  dtype: torch.dtype | str = torch.float32):
         super().__init__()
         input_size = check_int(input_size, "input_size", 1)
@@ -187,10 +297,8 @@ class SeqKAN(nn.Module):
             if dtype not in _DTYPES:
                 raise InputError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
             dtype = _DTYPES[dtype]
-        if not isinstance(window_scale, (bool, np.bool_)):
-            raise InputError(f"window_scale must be True or False, got {window_scale!r}")
-        window_scale = bool(window_scale)
-        n_feat = 2 * input_size if window_scale else input_size
+        window_scale, dt = _scaling(window_scale, dt, input_size)
+        n_feat = round(SCALINGS[window_scale] * input_size) if window_scale else input_size
         mid = [] if hidden_width is None else [hidden_width]
         n_o = hidden_size if variant == "wide" else n_feat + hidden_size
         self.phi_h = KAN([n_feat + hidden_size, *mid, hidden_size], grid=grid, k=k,
@@ -207,13 +315,13 @@ class SeqKAN(nn.Module):
                 self._init_memory(n_feat, hidden_size, memory)
         self.input_size, self.hidden_size, self.output_size = (input_size, hidden_size,
                                                                output_size)
-        self.window_scale, self.n_features = window_scale, n_feat
+        self.window_scale, self.dt, self.n_features = window_scale, dt, n_feat
         self.variant, self.squash, self.seed = variant, squash, seed
         self.config: dict[str, Any] = dict(
             input_size=input_size, hidden_size=hidden_size, output_size=output_size,
             variant=variant, hidden_width=hidden_width, grid=grid, k=k, squash=squash,
             memory=None if memory is None else list(memory), window_scale=window_scale,
-            seed=seed, dtype=str(dtype).replace("torch.", ""))
+            dt=dt, seed=seed, dtype=str(dtype).replace("torch.", ""))
         self.register_buffer("x_mean", torch.zeros(n_feat, dtype=dtype))
         self.register_buffer("x_std", torch.ones(n_feat, dtype=dtype))
         self.register_buffer("normalized", torch.zeros((), dtype=torch.bool))
@@ -255,18 +363,15 @@ class SeqKAN(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The maps' input features (before standardisation) of raw sequences:
-        ``x`` itself, or :func:`window_scaled` ``(x)`` with ``window_scale``."""
-        return window_scaled(x) if self.window_scale else x
+        ``x`` itself, or its :func:`scale_windows` features with ``window_scale``."""
+        return scale_windows(x, self.window_scale, self.dt) if self.window_scale else x
 
     @torch.no_grad()
     def fit_normalization(self, X: Any) -> "SeqKAN":
         """Set the mean and std of each map input feature (see :meth:`features`)
         from sequences ``X`` (over all sequences and steps); a constant feature
         gets std 1.  Returns self."""
-        arr = _sequences(X, "X", self.input_size)
-        if self.window_scale:
-            arr = window_scaled(arr)
-        arr = arr.reshape(-1, self.n_features)
+        arr = self.features(_sequences(X, "X", self.input_size)).reshape(-1, self.n_features)
         std = arr.std(0)
         std[~(std > 1e-12)] = 1.0
         self.x_mean.copy_(torch.as_tensor(arr.mean(0), dtype=self.dtype))
@@ -543,5 +648,5 @@ class SeqKAN(nn.Module):
     def extra_repr(self) -> str:
         return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
                 f"output_size={self.output_size}, variant={self.variant!r}, "
-                f"squash={self.squash!r}" + (", window_scale=True" if self.window_scale
-                                              else ""))
+                f"squash={self.squash!r}" + (f", window_scale={self.window_scale!r}"
+                                              if self.window_scale else ""))

@@ -6,9 +6,12 @@ pendulum (:mod:`kandiscover.data.pendulum`; length and stride in the study's
 with the same epoch budget, early stopping on the validation split and seeds,
 then scored by ROC-AUC and PR-AUC on the interpolation and extrapolation test
 splits.  With ``windows.scale`` every method reads the same per-window scaled
-inputs (:func:`kandiscover.kan.seqkan.window_scaled`: theta and omega over
-their RMS in the window, and the log RMS); the seqKANs compute them inside the
-model (``window_scale=True``) so their rules come out in raw variables.
+inputs (:func:`kandiscover.kan.seqkan.scale_windows`): ``"oscillator"`` (the
+study's setting: theta and omega over the swing amplitude of the window, omega
+also over its angular frequency, and the log amplitude) or ``"rms"`` (theta
+and omega over their RMS in the window, and the log RMS); the seqKANs compute
+them inside the model (``SeqKAN(window_scale=...)``), so their rules come out
+in raw variables.
 
 ========================  ====================================================
 ``seqkan``                our seqKAN (standard: Phi_o reads x_{t-1} and h_t)
@@ -54,13 +57,13 @@ METHODS = ("seqkan", "seqkan_wide", "rnn", "lstm", "tkan", "seqkan_official", "o
 TEST_SPLITS = ("test_interp", "test_extrap")
 DATASET_FILE = "pendulum.h5"
 
-_COMMON = dict(epochs=20, batch_size=256, patience=5)
+_COMMON = dict(epochs=40, batch_size=256, patience=8)
 _FULL = {
     "dataset": dict(seed=0),
-    "windows": dict(length=pendulum.WINDOW, stride=pendulum.STRIDE, scale=True),
+    "windows": dict(length=pendulum.WINDOW, stride=pendulum.STRIDE, scale="oscillator"),
     "train": _COMMON,
-    "seqkan": dict(hidden_size=4, hidden_width=None, grid=5, lr=1e-2),
-    "seqkan_wide": dict(hidden_size=4, hidden_width=None, grid=5, lr=1e-2),
+    "seqkan": dict(hidden_size=4, hidden_width=None, grid=5, lr=3e-3),
+    "seqkan_wide": dict(hidden_size=4, hidden_width=None, grid=5, lr=3e-3),
     "rnn": dict(hidden_size=16, lr=1e-2),
     "lstm": dict(hidden_size=16, lr=1e-2),
     "tkan": dict(hidden_size=16, lr=1e-2),
@@ -142,7 +145,7 @@ def _seqkan(variant: str):
     def build(cfg: dict, tr: dict, seed: int, data: dict) -> tuple[Any, dict]:
         from ..kan.seqkan import SeqKAN
         m = SeqKAN(2, cfg["hidden_size"], 2, variant=variant, hidden_width=cfg["hidden_width"],
-                   grid=cfg["grid"], window_scale=data["scale"], seed=seed)
+                   grid=cfg["grid"], window_scale=data["scale"], dt=data["dt"], seed=seed)
         hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], epochs=tr["epochs"],
                      batch_size=tr["batch_size"], patience=tr["patience"], lr=cfg["lr"])
         info = {"epochs_run": len(hist.train_loss), "best_epoch": int(hist.best_step),
@@ -289,23 +292,41 @@ def window_args(cfg: dict) -> tuple[int, int]:
     return int(win.get("length", pendulum.WINDOW)), int(win.get("stride", pendulum.STRIDE))
 
 
+def window_scaling(cfg: dict) -> str | bool:
+    """The per-window scaling of a study configuration: False, ``"rms"`` (also
+    for ``true``, as written before the oscillator scaling existed) or
+    ``"oscillator"``."""
+    scale = cfg.get("windows", {}).get("scale", False)
+    return "rms" if scale is True else scale
+
+
 def _window_data(ds: SequenceDataset, cfg: dict) -> dict[str, Any]:
     """Windows of every split as (inputs, labels), plus the training and
-    validation arrays under X, Y, Xv, Yv, the per-step input ``names`` and the
-    flag ``scale`` (for the seqKANs: compute the scaled inputs in the model)."""
-    data: dict[str, Any] = {"scale": bool(cfg["windows"]["scale"]), "names": ["theta", "omega"]}
+    validation arrays under X, Y, Xv, Yv, the per-step input ``names``, the
+    scaling ``scale`` (for the seqKANs, which scale inside the model) and, for
+    the oscillator scaling, the sampling interval ``dt``."""
+    scale = window_scaling(cfg)
+    dt = 1.0 / float(ds.attrs["sample_rate_hz"]) if scale == "oscillator" else None
+    data: dict[str, Any] = {"scale": scale, "dt": dt, "names": ["theta", "omega"]}
     for split in _SPLITS:
         w = ds.windows(split, *window_args(cfg))
         data[split] = (w.inputs, w.labels.astype(np.float64))
     return _with_fit_arrays(data)
 
 
+#: the scaled inputs' names (for Operon): theta_s and omega_s are theta and
+#: omega over theta_rms and omega_rms, or over the swing amplitude theta_amp
+#: (omega also over the angular frequency)
+_SCALED_NAMES = {"rms": ["theta_s", "omega_s", "log_theta_rms", "log_omega_rms"],
+                 "oscillator": ["theta_s", "omega_s", "log_theta_amp"]}
+
+
 def _scaled(raw: dict[str, Any]) -> dict[str, Any]:
     """:func:`_window_data` with every split's inputs per-window scaled."""
-    from ..kan.seqkan import window_scaled
-    data = raw | {split: (window_scaled(raw[split][0]), raw[split][1]) for split in _SPLITS}
-    # theta_s = theta / theta_rms, omega_s = omega / omega_rms
-    data["names"] = ["theta_s", "omega_s", "log_theta_rms", "log_omega_rms"]
+    from ..kan.seqkan import scale_windows
+    data = raw | {split: (scale_windows(raw[split][0], raw["scale"], raw["dt"]), raw[split][1])
+                  for split in _SPLITS}
+    data["names"] = _SCALED_NAMES[raw["scale"]]
     return _with_fit_arrays(data)
 
 
@@ -350,7 +371,7 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
     store = ResultStore(out / "results.h5", "pendulum",
                         {"config": cfg, "dataset": _dataset_identity(ds)})
     inputs = {"raw": _window_data(ds, cfg)}
-    if cfg["windows"]["scale"]:
+    if inputs["raw"]["scale"]:
         inputs["scaled"] = _scaled(inputs["raw"])
 
     todo = [(m, s) for s in range(seeds) for m in methods]

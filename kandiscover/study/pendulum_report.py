@@ -62,6 +62,20 @@ def local_identification_auc(ds: SequenceDataset, split: str, steps: int = 10,
     return {"energy_increasing": float(roc_auc_score(w.labels[:, 0], -coef[:, 1]))}
 
 
+_SCALING_TEXT = {
+    "rms": "per window, theta and omega divided by their root mean square over the window "
+           "(theta_rms, omega_rms), and log theta_rms, log omega_rms as two constant extra "
+           "inputs.",
+    "oscillator": "per window, theta and omega divided by the swing amplitude theta_amp, "
+                  "omega also by the angular frequency theta_w0 "
+                  "(`kandiscover.kan.seqkan.oscillator_stats`: the linear oscillator "
+                  "omega' = -w0^2 theta fitted to the window, "
+                  "theta_amp^2 = mean(theta^2 + omega^2 / w0^2)), and log theta_amp as a "
+                  "constant extra input. The sum of the two scaled squares is the swing's "
+                  "energy over its window mean at any phase.",
+}
+
+
 def _fmt(v: tuple[float, float, int] | None) -> str:
     if v is None or not np.isfinite(v[0]):
         return "–"
@@ -189,12 +203,12 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
           f"Windows of {length} steps, stride {stride}; labels at "
           "each window's last step.", ""]
     cfg = store.definition["config"]
-    if cfg.get("windows", {}).get("scale"):
-        L += ["Inputs, the same for every method: per window, theta and omega divided by "
-              "their root mean square over the window (theta_rms, omega_rms), and "
-              "log theta_rms, log omega_rms as two constant extra inputs. The seqKANs "
-              "compute these inside the model (`SeqKAN(window_scale=True)`), so their rules "
-              "below are in theta, omega and the RMS values.", ""]
+    from .pendulum import window_scaling
+    scale = window_scaling(cfg)
+    if scale:
+        L += ["Inputs, the same for every method: " + _SCALING_TEXT[scale] + " The seqKANs "
+              f"compute these inside the model (`SeqKAN(window_scale={scale!r})`), so their "
+              "rules below are in theta, omega and the window statistics.", ""]
     L += ["Training budget (all neural models but seqkan 0.8.1, see below): " + ", ".join(
         f"{k} {v}" for k, v in cfg["train"].items())
           + "; early stopping on the validation split with the best weights restored.", ""]
@@ -277,7 +291,8 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
               "Every edge of Phi_h and Phi_o replaced by its best library function "
               "(each edge fitted on its own to its trained curve), inputs in raw units "
               "(theta, omega in rad and rad/s; the `_prev` variables are the previous step; "
-              "`_rms` ones the root mean square over the window, where the inputs are scaled). "
+              "`_rms`, `_amp` and `_w0` ones the window statistics of the scaled inputs, see "
+              "Inputs above). "
               "The symbolic model is then run as a seqKAN and scored.", ""]
         for name, an in analyses:
             rules = an["rules"]

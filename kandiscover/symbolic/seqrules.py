@@ -10,10 +10,10 @@ and squashes its hidden state, so with the symbolic maps Phi_h and Phi_o::
 :func:`symbolify_seqkan` fixes every edge of both maps to its best library
 function (each map fine-tuned against its own trained outputs on traced
 inputs), substitutes ``z`` back to ``x`` (for a model with ``window_scale``,
-to ``x / x_rms`` and ``log(x_rms)``, ``x_rms`` being the root mean square of
-``x`` over the window) and returns the rules with a copy of
-the model whose maps are the symbolic ones, so the rules can be scored by
-running that copy.
+to the scaled features of :func:`feature_exprs`, such as ``x / x_rms`` and
+``log(x_rms)``, ``x_rms`` being the root mean square of ``x`` over the
+window) and returns the rules with a copy of the model whose maps are the
+symbolic ones, so the rules can be scored by running that copy.
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ class SeqKANRules:
     ``update[k]`` is h_k(t) as a sympy expression of the inputs at t and the
     previous hidden state (symbols ``h1_prev``, ...); ``output[j]`` is the
     logit of label j from the previous inputs (``<name>_prev``) and the new
-    hidden state (``h1``, ...); with ``window_scale`` both also read
-    ``<name>_rms``, the input's root mean square over the window.  ``model``
+    hidden state (``h1``, ...); with ``window_scale`` both also read window
+    statistics (``<name>_rms``, or ``<name>_amp`` and ``<name>_w0``; see
+    :func:`feature_exprs`).  ``model``
     is the seqKAN copy whose maps are the symbolic ones; ``r2`` maps
     ``"phi_h"``/``"phi_o"`` to the r^2 of each symbolic map against the
     trained one on the traced inputs.
@@ -79,16 +80,28 @@ def _rounded(expr: sympy.Expr, digits: int) -> sympy.Expr:
     return round_floats(expr, digits)
 
 
+#: the names of the window statistics the rules read, per scaling (a suffix to an input's name)
+_STAT_SUFFIXES = {"rms": ("_rms",), "oscillator": ("_amp", "_w0")}
+
+
 def feature_exprs(model, names: Sequence[str], suffix: str = "") -> list[sympy.Expr]:
     """The maps' input features (:meth:`SeqKAN.features`, before standardisation)
-    as sympy expressions of the inputs ``<name><suffix>``: the inputs themselves,
-    or with ``window_scale`` ``x / x_rms`` then ``log(x_rms)`` (``x_rms``: the
-    input's root mean square over the window)."""
+    as sympy expressions of the inputs ``<name><suffix>``: the inputs themselves;
+    with ``window_scale="rms"``, ``x / x_rms`` then ``log(x_rms)`` (``x_rms``: the
+    input's root mean square over the window); with ``"oscillator"``, for each
+    (position q, velocity v) pair ``q / q_amp``, ``v / (q_w0 q_amp)``, then
+    ``log(q_amp)`` (the swing amplitude and angular frequency over the window,
+    :func:`~kandiscover.kan.seqkan.oscillator_stats`)."""
     xs = sympy.symbols([f"{n}{suffix}" for n in names])
     if not model.window_scale:
         return list(xs)
-    rms = sympy.symbols([f"{n}_rms" for n in names])
-    return [x / r for x, r in zip(xs, rms)] + [sympy.log(r) for r in rms]
+    if model.window_scale == "rms":
+        rms = sympy.symbols([f"{n}_rms" for n in names])
+        return [x / r for x, r in zip(xs, rms)] + [sympy.log(r) for r in rms]
+    amps = sympy.symbols([f"{n}_amp" for n in names[0::2]])
+    w0s = sympy.symbols([f"{n}_w0" for n in names[0::2]])
+    pairs = [e for q, v, a, w in zip(xs[0::2], xs[1::2], amps, w0s) for e in (q / a, v / (w * a))]
+    return pairs + [sympy.log(a) for a in amps]
 
 
 def _map_expr(kan, names: Sequence[str], X: np.ndarray) -> list[sympy.Expr]:
@@ -128,13 +141,13 @@ def symbolify_seqkan(model, X: Any, *, input_names: Sequence[str] | None = None,
                  else [f"y{j + 1}" for j in range(O)])
     if len(names_in) != F or not all(n.isidentifier() for n in names_in):
         raise InputError(f"input_names must be {F} identifiers, got {names_in}")
-    own = r"(h\d+|z\d+)(_prev)?|.*_prev" + (r"|.*_rms" if model.window_scale else "")
+    stats = _STAT_SUFFIXES.get(model.window_scale, ())
+    own = r"(h\d+|z\d+)(_prev)?|.*_prev" + "".join(f"|.*{x}" for x in stats)
     clash = [n for n in names_in if re.fullmatch(own, n)]
     if clash or len(set(names_in)) != F:
         raise InputError(f"input_names {clash or names_in} clash with the rules' own names "
                          "(h1, h1_prev, ..., <name>_prev"
-                         + (", <name>_rms" if model.window_scale else "")
-                         + ") or with each other")
+                         + "".join(f", <name>{x}" for x in stats) + ") or with each other")
     if len(names_out) != O:
         raise InputError(f"output_names must have {O} names, got {names_out}")
     xh, xo = model.traced_inputs(X, max_samples=max_samples)

@@ -7,9 +7,10 @@ findings are in README.md ("Lead found 2026-11-24").
     OMP_NUM_THREADS=1 .venv/bin/python studies/pendulum/window_inputs.py \
         --model seqkan --hidden 4 --inputs window+ [--epochs 20] [--seed 0]
 
-Inputs: ``raw`` (as the study), ``window`` (theta and omega divided by their
-RMS over the window) or ``window+`` (that, plus log RMS of each as two
-constant extra inputs).  The dataset is ``studies/pendulum/pendulum.h5``,
+Inputs: ``raw``, ``window`` (theta and omega divided by their RMS over the
+window), ``window+`` (that, plus log RMS of each as two constant extra
+inputs), ``window+theta`` (log RMS of theta only) or ``oscillator`` (the
+study's inputs since 2026-11-24, :func:`kandiscover.kan.seqkan.oscillator_scaled`).  The dataset is ``studies/pendulum/pendulum.h5``,
 which ``kandiscover study pendulum`` writes.
 """
 
@@ -25,9 +26,10 @@ from sklearn.metrics import roc_auc_score
 
 from kandiscover.data import pendulum
 from kandiscover.data.dataset import load_dataset
-from kandiscover.kan.seqkan import window_scaled
+from kandiscover.kan.seqkan import oscillator_scaled, window_scaled
 from kandiscover.kan.train import torch_threads
 
+DT = 1.0 / 20.0                     # the dataset samples at 20 Hz
 SPLITS = ("train", "val", "test_interp", "test_extrap")
 
 
@@ -38,6 +40,8 @@ def transform(X: np.ndarray, inputs: str, keep: int | None = None) -> np.ndarray
     keep = X.shape[1] if keep is None else keep
     if inputs == "raw":
         return X[:, -keep:]
+    if inputs == "oscillator":      # over the swing amplitude (omega also over w0), log amp
+        return oscillator_scaled(X, DT)[:, -keep:]
     out = window_scaled(X)          # [x / rms, log rms]
     if inputs == "window":
         out = out[:, :, :X.shape[2]]
@@ -63,7 +67,7 @@ def main() -> None:
     p.add_argument("--model", choices=("seqkan", "seqkan_wide", "lstm", "rnn", "tkan"),
                    default="seqkan")
     p.add_argument("--hidden", type=int, default=4)
-    p.add_argument("--inputs", choices=("raw", "window", "window+", "window+theta"), default="window+")
+    p.add_argument("--inputs", choices=("raw", "window", "window+", "window+theta", "oscillator"), default="window+")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=1e-2)
