@@ -199,7 +199,8 @@ def _cmd_study_pendulum(args: argparse.Namespace) -> int:
                                                  if m.strip()]
     t = time.perf_counter()
     store = run_pendulum_study(args.out, seeds=args.seeds, quick=args.quick, methods=methods,
-                               dataset=args.dataset, verbose=not args.quiet)
+                               dataset=args.dataset, verbose=not args.quiet,
+                               workers=args.workers)
     runs = store.runs()
     bad = [r for r in runs if r["status"] != "ok"]
     print(f"{len(runs) - len(bad)} runs ok, {len(bad)} not "
@@ -370,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--methods", default=None,
                     help="comma-separated subset of: seqkan, seqkan_wide, rnn, lstm, tkan, "
                          "seqkan_official, operon")
+    sp.add_argument("--workers", type=int, default=1,
+                    help="training runs at once, each a process on one core (default 1)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
     sp.set_defaults(func=_cmd_study_pendulum)
     sf = ssub.add_parser("feynman", help="physics-law recovery on Feynman equations: KAN, "

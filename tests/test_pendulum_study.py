@@ -309,6 +309,19 @@ def test_interrupted_study_resumes(tmp_path, small, monkeypatch):
         np.testing.assert_array_equal(f["runs/rnn-seed0/proba.test_extrap"][()], first)
 
 
+def test_parallel_workers_give_the_serial_results(tmp_path, small):
+    stores = [study.run_pendulum_study(tmp_path / f"w{w}", seeds=1, quick=True, dataset=small,
+                                       methods=["rnn", "lstm"], verbose=False, report=False,
+                                       workers=w) for w in (1, 2)]
+    for key in ("rnn-seed0", "lstm-seed0"):
+        serial, parallel = (s.get(key) for s in stores)
+        assert parallel["status"] == "ok"
+        np.testing.assert_array_equal(parallel["arrays"]["proba.test_extrap"],
+                                      serial["arrays"]["proba.test_extrap"])
+    with pytest.raises(InputError, match="workers"):
+        study.run_pendulum_study(tmp_path / "bad", quick=True, dataset=small, workers=0)
+
+
 def test_failed_and_unavailable_runs_are_recorded(tmp_path, small, monkeypatch):
     def broken(*a):
         raise RuntimeError("diverged")

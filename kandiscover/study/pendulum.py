@@ -25,7 +25,7 @@ in raw variables.
 ========================  ====================================================
 
 Each finished run goes to ``results.h5`` at once (:class:`ResultStore`); a
-rerun skips finished runs.  The seqKAN runs then get a hidden-state analysis
+rerun skips finished runs.  ``workers`` runs trainings in parallel processes.  The seqKAN runs then get a hidden-state analysis
 (:func:`kandiscover.compare.hidden.hidden_state_analysis`), and
 :mod:`.pendulum_report` writes report.md and the figures.
 """
@@ -33,9 +33,11 @@ rerun skips finished runs.  The seqKAN runs then get a hidden-state analysis
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -338,7 +340,8 @@ def _with_fit_arrays(data: dict[str, Any]) -> dict[str, Any]:
 def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: int = 3,
                        quick: bool = False, methods: Sequence[str] | None = None,
                        dataset: str | os.PathLike | SequenceDataset | None = None,
-                       report: bool = True, verbose: bool = True) -> ResultStore:
+                       report: bool = True, verbose: bool = True, workers: int = 1
+                       ) -> ResultStore:
     """Run (or resume) the pendulum study; return its :class:`ResultStore`.
 
     Parameters
@@ -351,8 +354,12 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
     dataset : a pendulum dataset (or its HDF5 file) instead of generating one
     report : write report.md and the figures at the end
     verbose : progress bars
+    workers : training runs at once, each in its own process on one thread
+        (spawned; results do not depend on it); results.h5 is written by this
+        process as runs finish
     """
     seeds = check_int(seeds, "seeds", 1)
+    workers = check_int(workers, "workers", 1)
     methods = list(METHODS if methods is None else methods)
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
@@ -360,12 +367,49 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
                          f"{', '.join(METHODS)}")
     out = Path(out)
     with torch_threads(1):
-        return _run(out, seeds, quick, methods, dataset, report, verbose)
+        return _run(out, seeds, quick, methods, dataset, report, verbose, workers)
+
+
+def _guarded_run(method: str, cfg: dict, seed: int, inputs: dict | None = None
+                 ) -> tuple[dict, dict]:
+    """:func:`_run_one`, a bad setting or a failed fit becoming a failed run;
+    ``inputs`` default to those a worker process was started with."""
+    try:
+        attrs, arrays = _run_one(method, cfg, seed, _WORKER_INPUTS if inputs is None else inputs)
+    except (InputError, RuntimeError, ValueError) as exc:
+        attrs, arrays = {"method": method, "seed": seed, "status": "failed",
+                         "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}, {}
+    attrs["machine"] = f"{platform.node()} {os.cpu_count()} CPUs torch " \
+                       f"{torch.__version__} {torch.get_num_threads()} threads"
+    return attrs, arrays
+
+
+_WORKER_INPUTS: dict | None = None
+
+
+def _start_worker(inputs: dict) -> None:
+    global _WORKER_INPUTS
+    _WORKER_INPUTS = inputs
+    torch.set_num_threads(1)
+
+
+def _runs(todo: list[tuple[str, int]], cfg: dict, inputs: dict, workers: int):
+    """Yield ``(method, seed, attrs, arrays)`` of the runs ``todo`` as they finish."""
+    if workers == 1 or len(todo) < 2:
+        for method, seed in todo:
+            yield (method, seed, *_guarded_run(method, cfg, seed, inputs))
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx,
+                             initializer=_start_worker, initargs=(inputs,)) as pool:
+        futures = {pool.submit(_guarded_run, m, cfg, s): (m, s) for m, s in todo}
+        for fut in as_completed(futures):
+            yield (*futures[fut], *fut.result())
 
 
 def _run(out: Path, seeds: int, quick: bool, methods: list[str],
          dataset: str | os.PathLike | SequenceDataset | None, report: bool,
-         verbose: bool) -> ResultStore:
+         verbose: bool, workers: int) -> ResultStore:
     cfg = study_config(quick)
     ds = _dataset(out, cfg, dataset)
     store = ResultStore(out / "results.h5", "pendulum",
@@ -374,24 +418,17 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
     if inputs["raw"]["scale"]:
         inputs["scaled"] = _scaled(inputs["raw"])
 
-    todo = [(m, s) for s in range(seeds) for m in methods]
     done = {k for k in store.keys() if store.get(k)["status"] in ("ok",)}
-    bar = tqdm(todo, desc="pendulum study", disable=not verbose, unit="run")
-    for method, seed in bar:
+    todo = [(m, s) for s in range(seeds) for m in methods if f"{m}-seed{s}" not in done]
+    bar = tqdm(total=len(todo), desc="pendulum study", disable=not verbose, unit="run")
+    for method, seed, attrs, arrays in _runs(todo, cfg, inputs, workers):
         key = f"{method}-seed{seed}"
-        bar.set_postfix_str(key)
-        if key in done:
-            continue
-        try:
-            attrs, arrays = _run_one(method, cfg, seed, inputs)
-        except (InputError, RuntimeError, ValueError) as exc:
-            attrs, arrays = {"method": method, "seed": seed, "status": "failed",
-                             "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}, {}
-        attrs["machine"] = f"{platform.node()} {os.cpu_count()} CPUs torch " \
-                           f"{torch.__version__} {torch.get_num_threads()} threads"
         store.add(key, attrs, arrays)
+        bar.set_postfix_str(key)
+        bar.update()
         if attrs["status"] != "ok" and verbose:
             tqdm.write(f"{key}: {attrs['status']}: {attrs['error']}")
+    bar.close()
     for key in tqdm([k for k in store.keys() if k.split("-seed")[0] in _SEQKANS
                      and store.get(k)["status"] == "ok"],
                     desc="hidden-state analysis", disable=not verbose):
