@@ -25,7 +25,8 @@ in raw variables.
 ========================  ====================================================
 
 Each finished run goes to ``results.h5`` at once (:class:`ResultStore`); a
-rerun skips finished runs.  ``workers`` runs trainings in parallel processes.  The seqKAN runs then get a hidden-state analysis
+rerun skips finished runs; ``workers`` trains runs in parallel processes.
+The seqKAN runs then get a hidden-state analysis
 (:func:`kandiscover.compare.hidden.hidden_state_analysis`), and
 :mod:`.pendulum_report` writes report.md and the figures.
 """

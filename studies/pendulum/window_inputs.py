@@ -10,8 +10,8 @@ findings are in README.md ("Lead found 2026-11-24").
 Inputs: ``raw``, ``window`` (theta and omega divided by their RMS over the
 window), ``window+`` (that, plus log RMS of each as two constant extra
 inputs), ``window+theta`` (log RMS of theta only) or ``oscillator`` (the
-study's inputs since 2026-11-24, :func:`kandiscover.kan.seqkan.oscillator_scaled`).  The dataset is ``studies/pendulum/pendulum.h5``,
-which ``kandiscover study pendulum`` writes.
+study's inputs since 2026-11-24, :func:`kandiscover.kan.seqkan.oscillator_scaled`).
+The dataset is ``studies/pendulum/pendulum.h5``, which ``kandiscover study pendulum`` writes.
 """
 
 from __future__ import annotations
@@ -29,19 +29,19 @@ from kandiscover.data.dataset import load_dataset
 from kandiscover.kan.seqkan import oscillator_scaled, window_scaled
 from kandiscover.kan.train import torch_threads
 
-DT = 1.0 / 20.0                     # the dataset samples at 20 Hz
 SPLITS = ("train", "val", "test_interp", "test_extrap")
 
 
-def transform(X: np.ndarray, inputs: str, keep: int | None = None) -> np.ndarray:
-    """(n, time, features) windows -> the model's inputs: the last ``keep``
-    steps (default all), scaled by statistics of the whole window."""
+def transform(X: np.ndarray, inputs: str, keep: int | None = None, dt: float = 0.05
+              ) -> np.ndarray:
+    """(n, time, features) windows sampled every ``dt`` -> the model's inputs:
+    the last ``keep`` steps (default all), scaled by statistics of the whole window."""
     X = np.asarray(X, float)
     keep = X.shape[1] if keep is None else keep
     if inputs == "raw":
         return X[:, -keep:]
     if inputs == "oscillator":      # over the swing amplitude (omega also over w0), log amp
-        return oscillator_scaled(X, DT)[:, -keep:]
+        return oscillator_scaled(X, dt)[:, -keep:]
     out = window_scaled(X)          # [x / rms, log rms]
     if inputs == "window":
         out = out[:, :, :X.shape[2]]
@@ -67,7 +67,8 @@ def main() -> None:
     p.add_argument("--model", choices=("seqkan", "seqkan_wide", "lstm", "rnn", "tkan"),
                    default="seqkan")
     p.add_argument("--hidden", type=int, default=4)
-    p.add_argument("--inputs", choices=("raw", "window", "window+", "window+theta", "oscillator"), default="window+")
+    p.add_argument("--inputs", default="window+",
+                   choices=("raw", "window", "window+", "window+theta", "oscillator"))
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=1e-2)
@@ -87,7 +88,8 @@ def main() -> None:
     data = {}
     for split in SPLITS:
         w = ds.windows(split, a.context or a.window, a.stride)
-        data[split] = (transform(w.inputs, a.inputs, a.window), w.labels.astype(np.float64))
+        data[split] = (transform(w.inputs, a.inputs, a.window,
+                                  1.0 / float(ds.attrs["sample_rate_hz"])), w.labels.astype(np.float64))
     with torch_threads(1):
         width = None if a.hidden_width is None else (
             a.hidden_width[0] if len(a.hidden_width) == 1 else tuple(a.hidden_width))
