@@ -135,8 +135,9 @@ def test_window_scale_model():
     # a window's amplitude reaches the maps only through the log-RMS features
     z1, z2 = m._prepare(X[:3]), m._prepare(2.0 * X[:3])
     torch.testing.assert_close(z1[..., :2], z2[..., :2])
-    with pytest.raises(InputError, match="window_scale"):
-        SeqKAN(2, window_scale="yes")
+    for bad in ("yes", ["rms"]):
+        with pytest.raises(InputError, match="window_scale"):
+            SeqKAN(2, window_scale=bad)
 
 
 def test_initial_state_and_previous_input_are_zero():

@@ -220,7 +220,8 @@ def _scaling(window_scale: Any, dt: Any, input_size: int) -> tuple[str | bool, f
     ``"rms"``), and dt (a number > 0 for ``"oscillator"``, else None)."""
     if isinstance(window_scale, (bool, np.bool_)):
         window_scale = "rms" if window_scale else False
-    if window_scale is not False and window_scale not in SCALINGS:
+    if window_scale is not False and not (isinstance(window_scale, str)
+                                          and window_scale in SCALINGS):
         raise InputError(f"window_scale must be False, True, {', '.join(map(repr, SCALINGS))}; "
                          f"got {window_scale!r}")
     if window_scale != "oscillator":
