@@ -212,6 +212,8 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
         for split in study.TEST_SPLITS:
             for lab in pendulum.LABELS:
                 assert 0.0 <= r["metrics"][split][lab]["roc_auc"] <= 1.0
+    for key in ("seqkan-seed0", "rnn-seed0"):      # what early stopping selected on
+        assert 0.0 < runs[key]["best_val_loss"] < 5.0
     assert store.has("analysis-seqkan-seed0", group="extra")
     report = (out / "report.md").read_text()
     assert "## ROC-AUC" in report and "seqKAN (ours)" in report and "$$" in report
@@ -315,7 +317,7 @@ def test_parallel_workers_give_the_serial_results(tmp_path, small):
                                        workers=w) for w in (1, 2)]
     for key in ("rnn-seed0", "lstm-seed0"):
         serial, parallel = (s.get(key) for s in stores)
-        assert parallel["status"] == "ok"
+        assert parallel["status"] == "ok" and parallel["workers"] == 2
         np.testing.assert_array_equal(parallel["arrays"]["proba.test_extrap"],
                                       serial["arrays"]["proba.test_extrap"])
     with pytest.raises(InputError, match="workers"):

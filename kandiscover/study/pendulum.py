@@ -152,7 +152,8 @@ def _seqkan(variant: str):
         hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], epochs=tr["epochs"],
                      batch_size=tr["batch_size"], patience=tr["patience"], lr=cfg["lr"])
         info = {"epochs_run": len(hist.train_loss), "best_epoch": int(hist.best_step),
-                "stopped_early": bool(hist.stopped_early)}
+                "stopped_early": bool(hist.stopped_early),
+                "best_val_loss": float(min(hist.val_loss))}
         state = {f"state.{k}": v.detach().cpu().numpy() for k, v in m.state_dict().items()}
         info["_arrays"] = state
         info["model_config"] = m.config
@@ -169,7 +170,8 @@ def _recurrent(cls_name: str):
               batch_size=tr["batch_size"], patience=tr["patience"], lr=cfg["lr"])
         h = m.history_
         return m, {"epochs_run": len(h["train_loss"]), "best_epoch": int(h["best_epoch"]),
-                   "stopped_early": bool(h["stopped_early"])}
+                   "stopped_early": bool(h["stopped_early"]),
+                   "best_val_loss": float(min(h["val_loss"]))}
     return build
 
 
@@ -424,6 +426,7 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
     bar = tqdm(total=len(todo), desc="pendulum study", disable=not verbose, unit="run")
     for method, seed, attrs, arrays in _runs(todo, cfg, inputs, workers):
         key = f"{method}-seed{seed}"
+        attrs["workers"] = workers
         store.add(key, attrs, arrays)
         bar.set_postfix_str(key)
         bar.update()

@@ -254,8 +254,11 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
         L.append(f"| {r['key']} | {r['status']} | {r.get('train_seconds', 0.0):.1f} | "
                  f"{r.get('epochs_run', '')} | {r.get('error', '')} |")
     total = sum(float(r.get("seconds", 0.0)) for r in runs)
-    L += ["", f"Total run time {total / 60:.1f} min (training and scoring; the hidden-state "
-          "analysis and this report come on top)."]
+    workers = max(int(r.get("workers", 1)) for r in runs)
+    L += ["", f"Run time summed over the runs: {total / 60:.1f} min (training and scoring; "
+          + (f"trained {workers} at a time in parallel processes, so the wall-clock time "
+             "is shorter; " if workers > 1 else "")
+          + "the hidden-state analysis and this report come on top)."]
     L.append("")
     if any(r["status"] == "ok" for r in runs):
         L += [f"![ROC curves]({_roc_figure(store, ds, out)})", ""]
