@@ -65,8 +65,8 @@ _FULL = {
     "dataset": dict(seed=0),
     "windows": dict(length=pendulum.WINDOW, stride=pendulum.STRIDE, scale="oscillator"),
     "train": _COMMON,
-    "seqkan": dict(hidden_size=4, hidden_width=None, grid=5, lr=3e-3),
-    "seqkan_wide": dict(hidden_size=4, hidden_width=None, grid=5, lr=3e-3),
+    "seqkan": dict(hidden_size=8, hidden_width=None, grid=5, lr=3e-3),
+    "seqkan_wide": dict(hidden_size=8, hidden_width=None, grid=5, lr=3e-3),
     "rnn": dict(hidden_size=16, lr=1e-2),
     "lstm": dict(hidden_size=16, lr=1e-2),
     "tkan": dict(hidden_size=16, lr=1e-2),
@@ -76,6 +76,7 @@ _FULL = {
 _QUICK_CHANGES = {
     "dataset": dict(n_train=24, n_val=6, n_interp=6, n_extrap=6, duration=10.0),
     "train": dict(epochs=2, batch_size=64, patience=2),
+    "seqkan": dict(hidden_size=4), "seqkan_wide": dict(hidden_size=4),
     "rnn": dict(hidden_size=8), "lstm": dict(hidden_size=8), "tkan": dict(hidden_size=8),
     "seqkan_official": dict(max_windows=64, epochs=1, patience=1),
     "operon": dict(time_budget=1.0, max_samples=500),
