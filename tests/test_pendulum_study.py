@@ -324,6 +324,17 @@ def test_parallel_workers_give_the_serial_results(tmp_path, small):
         study.run_pendulum_study(tmp_path / "bad", quick=True, dataset=small, workers=0)
 
 
+def test_failures_in_worker_processes_become_failed_runs(small):
+    cfg = study.study_config(quick=True)
+    cfg["rnn"]["hidden_size"] = 0           # InputError inside the guarded run
+    del cfg["lstm"]                         # KeyError: escapes the guard, caught by the pool loop
+    inputs = {"raw": study._window_data(pendulum.pendulum_view(small), cfg)}
+    inputs["scaled"] = study._scaled(inputs["raw"])
+    got = {m: attrs for m, _, attrs, _ in study._runs([("rnn", 0), ("lstm", 0)], cfg, inputs, 2)}
+    assert got["rnn"]["status"] == "failed" and "hidden_size" in got["rnn"]["error"]
+    assert got["lstm"]["status"] == "failed" and "KeyError" in got["lstm"]["error"]
+
+
 def test_failed_and_unavailable_runs_are_recorded(tmp_path, small, monkeypatch):
     def broken(*a):
         raise RuntimeError("diverged")

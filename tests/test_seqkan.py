@@ -100,6 +100,30 @@ def test_oscillator_scaled_features_are_phase_free():
         oscillator_scaled(x, 0.0)
 
 
+def test_oscillator_stats_without_a_restoring_force():
+    """Noise, a drift or a silent window weigh q and v alike (w0 = rms(v) / rms(q))
+    instead of a clamped frequency that would blow the amplitude up."""
+    rng = np.random.default_rng(0)
+    t = np.arange(30) * 0.05
+    drift = np.stack([t, np.ones_like(t)], -1)[None]
+    noise = rng.normal(size=(4, 30, 2))
+    for x in (drift, noise):
+        a, w0 = oscillator_stats(x, 0.05)
+        rms = np.sqrt((x ** 2).mean(1))
+        fit = -(x[..., 0] * np.gradient(x[..., 1], 0.05, axis=1)).mean(1)
+        expect = np.where(fit > 0, w0[:, 0, 0], rms[:, 1] / rms[:, 0])
+        np.testing.assert_allclose(w0[:, 0, 0], expect, rtol=1e-12)
+        assert np.all(np.abs(np.log(a)) < 3)
+    assert np.isfinite(oscillator_scaled(np.zeros((1, 4, 2)), 0.05)).all()
+    # scale-free down to tiny amplitudes
+    sine = np.stack([np.sin(2 * t), 2 * np.cos(2 * t)], -1)[None]
+    for k in (1e-7, 1e7):
+        a_k, w_k = oscillator_stats(k * sine, 0.05)
+        a_1, w_1 = oscillator_stats(sine, 0.05)
+        np.testing.assert_allclose(w_k, w_1, rtol=1e-9)
+        np.testing.assert_allclose(a_k, k * a_1, rtol=1e-9)
+
+
 def test_oscillator_scale_model():
     X, Y = _toy()
     m = SeqKAN(2, hidden_size=2, output_size=1, window_scale="oscillator", dt=0.1, seed=0)

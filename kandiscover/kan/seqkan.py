@@ -57,7 +57,7 @@ Either way the formulas are in normalised input units: substitute
 ``(x - x_mean) / x_std`` (:meth:`SeqKAN.normalization`) to read them in raw units.
 
 Per-sequence scaling (``window_scale``)
---------------------------------------
+---------------------------------------
 When the overall size of a sequence varies a lot between sequences while the
 signal to detect is a slow change *within* it (a swing growing by a few per
 cent over a window), that common size sits on top of the signal and an
@@ -112,7 +112,7 @@ from .spline import BasisPlan
 from .train import History
 
 __all__ = ["SeqKAN", "window_scaled", "oscillator_scaled", "oscillator_stats",
-           "scale_windows", "SCALINGS"]
+           "scale_windows", "n_scaled_features", "SCALINGS"]
 
 _VARIANTS = ("standard", "wide")
 _SQUASH = ("tanh", "none")
@@ -127,9 +127,9 @@ def window_scaled(x: Any) -> Any:
 
     Features ``[x_i / r_i, log r_i]`` with ``r_i = sqrt(mean_t x_i^2)`` the
     root mean square of feature i over each sequence (at least 1e-12).  A
-    floating-point torch tensor gives a tensor (differentiable, also for a
-    silent window), anything else a float64 numpy array; the input is not
-    modified.  The RMS is over the sequence given: a model trained on windows
+    torch tensor gives a tensor (float64 for an integer one; differentiable,
+    also for a silent window), anything else a float64 numpy array; the input
+    is not modified.  The RMS is over the sequence given: a model trained on windows
     of one length should be read on windows of that length.
     """
     if isinstance(x, torch.Tensor):
@@ -147,12 +147,14 @@ def oscillator_stats(x: Any, dt: float) -> Any:
     """Swing amplitude and angular frequency of oscillating sequences.
 
     ``x`` (n, time, 2P) holds P (position q, velocity v = dq/dt) pairs sampled
-    every ``dt``.  Per sequence and pair: ``w0``, the angular frequency of the
-    linear oscillator ``v' = -w0^2 q`` that fits the sequence best in least
-    squares (``w0^2 = -mean(q v') / mean(q^2)``, ``v'`` by central
-    differences, at least 1e-12), and the amplitude
-    ``a = sqrt(mean(q^2 + v^2 / w0^2))``.  Returns ``(a, w0)``, each (n, 1, P);
-    a floating-point tensor gives tensors, anything else float64 arrays.
+    every ``dt``, oscillating about q = 0.  Per sequence and pair: ``w0``, the
+    angular frequency of the linear oscillator ``v' = -w0^2 q`` that fits the
+    sequence best in least squares (``w0^2 = -mean(q v') / mean(q^2)``, ``v'``
+    by central differences), and the amplitude ``a = sqrt(mean(q^2 + v^2 /
+    w0^2))``.  A sequence with no restoring force to fit (``mean(q v') >= 0``:
+    noise, a drift, a silent sequence) gets ``w0 = rms(v) / rms(q)``, which
+    weighs q and v alike.  Returns ``(a, w0)``, each (n, 1, P): tensors for a
+    tensor (float64 for an integer one), float64 arrays for anything else.
     """
     if not isinstance(x, torch.Tensor):
         a, w0 = oscillator_stats(torch.as_tensor(np.asarray(x, dtype=np.float64)), dt)
@@ -168,8 +170,10 @@ def oscillator_stats(x: Any, dt: float) -> Any:
         x = x.double()
     q, v = x[..., 0::2], x[..., 1::2]
     acc = torch.gradient(v, spacing=dt, dim=1)[0]
-    w0sq = (-(q * acc).mean(1, keepdim=True)
-            / (q * q).mean(1, keepdim=True).clamp_min(_TINY)).clamp_min(_TINY)
+    msq = (q * q).mean(1, keepdim=True).clamp_min(_TINY * _TINY)
+    fit = -(q * acc).mean(1, keepdim=True) / msq
+    w0sq = torch.where(fit > _TINY, fit, (v * v).mean(1, keepdim=True) / msq)
+    w0sq = w0sq.clamp_min(_TINY * _TINY)
     amp = (q * q + v * v / w0sq).mean(1, keepdim=True).clamp_min(_TINY * _TINY).sqrt()
     return amp, w0sq.sqrt()
 
@@ -186,7 +190,7 @@ def oscillator_scaled(x: Any, dt: float) -> Any:
     feature: it only serves to put ``v`` on the scale of ``q``, and it is the
     quantity that moves out of range when the oscillator does (a pendulum's
     longer string); :func:`oscillator_stats` gives it.  Types as
-    :func:`window_scaled`.
+    :func:`oscillator_stats`.
     """
     if not isinstance(x, torch.Tensor):
         return oscillator_scaled(torch.as_tensor(np.asarray(x, dtype=np.float64)), dt).numpy()
@@ -198,42 +202,44 @@ def oscillator_scaled(x: Any, dt: float) -> Any:
     return torch.cat([scaled, torch.log(amp).expand_as(q)], 2)
 
 
-#: per-sequence scalings of :class:`SeqKAN` (``window_scale``): features per input
-SCALINGS = {"rms": 2.0, "oscillator": 1.5}
+#: the per-sequence scalings of :func:`scale_windows` and ``SeqKAN(window_scale=...)``
+SCALINGS = ("rms", "oscillator")
 
 
-def scale_windows(x: Any, scale: str, dt: float | None = None) -> Any:
-    """The features of sequences ``x`` under a :data:`SCALINGS` scaling:
-    :func:`window_scaled` (``"rms"``) or :func:`oscillator_scaled` (``"oscillator"``,
-    sampled every ``dt``)."""
+def _scaling(scale: Any, dt: Any, n_inputs: int, name: str = "window_scale"
+             ) -> tuple[str | bool, float | None]:
+    """Validated ``(scale, dt)``: False or a :data:`SCALINGS` name (True means
+    ``"rms"``), and dt (a number > 0 for ``"oscillator"``, else None)."""
+    if isinstance(scale, (bool, np.bool_)):
+        scale = "rms" if scale else False
+    if scale is not False and not (isinstance(scale, str) and scale in SCALINGS):
+        raise InputError(f"{name} must be False, True, {', '.join(map(repr, SCALINGS))}; "
+                         f"got {scale!r}")
+    if scale != "oscillator":
+        if dt is not None:
+            raise InputError(f"dt is only used with {name}='oscillator'")
+        return scale, None
+    if n_inputs % 2:
+        raise InputError(f"{name}='oscillator' reads (position, velocity) pairs; the "
+                         f"number of input features must be even, got {n_inputs}")
+    if dt is None:
+        raise InputError(f"{name}='oscillator' needs dt, the sampling interval")
+    return scale, check_positive(dt, "dt")
+
+
+def n_scaled_features(scale: str | bool, n_inputs: int) -> int:
+    """Features per step after :func:`scale_windows` of ``n_inputs`` features."""
+    return {False: n_inputs, "rms": 2 * n_inputs, "oscillator": 3 * n_inputs // 2}[scale]
+
+
+def scale_windows(x: Any, scale: str | bool, dt: float | None = None) -> Any:
+    """Sequences ``x`` (n, time, F) under a per-sequence scaling: unchanged
+    (False), :func:`window_scaled` (``"rms"`` or True) or
+    :func:`oscillator_scaled` (``"oscillator"``, sampled every ``dt``)."""
+    scale, dt = _scaling(scale, dt, np.shape(x)[-1], "scale")
     if scale == "rms":
         return window_scaled(x)
-    if scale == "oscillator":
-        if dt is None:
-            raise InputError("oscillator scaling needs dt, the sampling interval")
-        return oscillator_scaled(x, dt)
-    raise InputError(f"unknown scaling {scale!r}; the scalings are {', '.join(SCALINGS)}")
-
-
-def _scaling(window_scale: Any, dt: Any, input_size: int) -> tuple[str | bool, float | None]:
-    """Validated ``(window_scale, dt)``: False or a :data:`SCALINGS` name (True means
-    ``"rms"``), and dt (a number > 0 for ``"oscillator"``, else None)."""
-    if isinstance(window_scale, (bool, np.bool_)):
-        window_scale = "rms" if window_scale else False
-    if window_scale is not False and not (isinstance(window_scale, str)
-                                          and window_scale in SCALINGS):
-        raise InputError(f"window_scale must be False, True, {', '.join(map(repr, SCALINGS))}; "
-                         f"got {window_scale!r}")
-    if window_scale != "oscillator":
-        if dt is not None:
-            raise InputError("dt is only used with window_scale='oscillator'")
-        return window_scale, None
-    if input_size % 2:
-        raise InputError("window_scale='oscillator' reads (position, velocity) pairs; "
-                         f"input_size must be even, got {input_size}")
-    if dt is None:
-        raise InputError("window_scale='oscillator' needs dt, the sampling interval")
-    return window_scale, check_positive(dt, "dt")
+    return oscillator_scaled(x, dt) if scale == "oscillator" else x
 
 
 class SeqKAN(nn.Module):
@@ -299,7 +305,7 @@ class SeqKAN(nn.Module):
                 raise InputError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
             dtype = _DTYPES[dtype]
         window_scale, dt = _scaling(window_scale, dt, input_size)
-        n_feat = round(SCALINGS[window_scale] * input_size) if window_scale else input_size
+        n_feat = n_scaled_features(window_scale, input_size)
         mid = [] if hidden_width is None else [hidden_width]
         n_o = hidden_size if variant == "wide" else n_feat + hidden_size
         self.phi_h = KAN([n_feat + hidden_size, *mid, hidden_size], grid=grid, k=k,
@@ -365,7 +371,7 @@ class SeqKAN(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The maps' input features (before standardisation) of raw sequences:
         ``x`` itself, or its :func:`scale_windows` features with ``window_scale``."""
-        return scale_windows(x, self.window_scale, self.dt) if self.window_scale else x
+        return scale_windows(x, self.window_scale, self.dt)
 
     @torch.no_grad()
     def fit_normalization(self, X: Any) -> "SeqKAN":

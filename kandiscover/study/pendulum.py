@@ -145,6 +145,13 @@ def _dataset_identity(ds: SequenceDataset) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ methods
+def _fit_info(train_loss: list, val_loss: list, best: int | None, stopped: bool) -> dict:
+    """Epochs run, the epoch early stopping kept, its validation loss, and whether it stopped."""
+    return {"epochs_run": len(train_loss), "best_epoch": -1 if best is None else int(best),
+            "stopped_early": bool(stopped),
+            "best_val_loss": float("nan") if best is None else float(val_loss[best])}
+
+
 def _seqkan(variant: str):
     def build(cfg: dict, tr: dict, seed: int, data: dict) -> tuple[Any, dict]:
         from ..kan.seqkan import SeqKAN
@@ -152,9 +159,7 @@ def _seqkan(variant: str):
                    grid=cfg["grid"], window_scale=data["scale"], dt=data["dt"], seed=seed)
         hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], epochs=tr["epochs"],
                      batch_size=tr["batch_size"], patience=tr["patience"], lr=cfg["lr"])
-        info = {"epochs_run": len(hist.train_loss), "best_epoch": int(hist.best_step),
-                "stopped_early": bool(hist.stopped_early),
-                "best_val_loss": float(min(hist.val_loss))}
+        info = _fit_info(hist.train_loss, hist.val_loss, hist.best_step, hist.stopped_early)
         state = {f"state.{k}": v.detach().cpu().numpy() for k, v in m.state_dict().items()}
         info["_arrays"] = state
         info["model_config"] = m.config
@@ -170,9 +175,7 @@ def _recurrent(cls_name: str):
         m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], epochs=tr["epochs"],
               batch_size=tr["batch_size"], patience=tr["patience"], lr=cfg["lr"])
         h = m.history_
-        return m, {"epochs_run": len(h["train_loss"]), "best_epoch": int(h["best_epoch"]),
-                   "stopped_early": bool(h["stopped_early"]),
-                   "best_val_loss": float(min(h["val_loss"]))}
+        return m, _fit_info(h["train_loss"], h["val_loss"], h["best_epoch"], h["stopped_early"])
     return build
 
 
@@ -358,9 +361,10 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
     dataset : a pendulum dataset (or its HDF5 file) instead of generating one
     report : write report.md and the figures at the end
     verbose : progress bars
-    workers : training runs at once, each in its own process on one thread
-        (spawned; results do not depend on it); results.h5 is written by this
-        process as runs finish
+    workers : training runs at once, each in its own (spawned) process on one
+        thread; results.h5 is written by this process as runs finish.  The
+        neural models' results do not depend on it; Operon's time budget makes
+        its runs depend on the machine's load anyway
     """
     seeds = check_int(seeds, "seeds", 1)
     workers = check_int(workers, "workers", 1)
@@ -374,15 +378,23 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
         return _run(out, seeds, quick, methods, dataset, report, verbose, workers)
 
 
+#: what a run (or a hidden-state analysis) may raise that makes it a failed entry
+_RUN_ERRORS = (KandiscoverError, RuntimeError, ValueError, ArithmeticError)
+
+
+def _failed(method: str, seed: int, exc: BaseException) -> dict:
+    return {"method": method, "seed": seed, "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}
+
+
 def _guarded_run(method: str, cfg: dict, seed: int, inputs: dict | None = None
                  ) -> tuple[dict, dict]:
     """:func:`_run_one`, a bad setting or a failed fit becoming a failed run;
     ``inputs`` default to those a worker process was started with."""
     try:
         attrs, arrays = _run_one(method, cfg, seed, _WORKER_INPUTS if inputs is None else inputs)
-    except (InputError, RuntimeError, ValueError) as exc:
-        attrs, arrays = {"method": method, "seed": seed, "status": "failed",
-                         "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}, {}
+    except _RUN_ERRORS as exc:
+        attrs, arrays = _failed(method, seed, exc), {}
     attrs["machine"] = f"{platform.node()} {os.cpu_count()} CPUs torch " \
                        f"{torch.__version__} {torch.get_num_threads()} threads"
     return attrs, arrays
@@ -398,17 +410,27 @@ def _start_worker(inputs: dict) -> None:
 
 
 def _runs(todo: list[tuple[str, int]], cfg: dict, inputs: dict, workers: int):
-    """Yield ``(method, seed, attrs, arrays)`` of the runs ``todo`` as they finish."""
-    if workers == 1 or len(todo) < 2:
+    """Yield ``(method, seed, attrs, arrays)`` of the runs ``todo`` as they
+    finish, ``workers`` at a time.  A worker that dies or raises outside the
+    guard gives a failed run (retried by the next resume); leaving early
+    cancels the runs not started."""
+    if workers == 1:
         for method, seed in todo:
             yield (method, seed, *_guarded_run(method, cfg, seed, inputs))
         return
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx,
-                             initializer=_start_worker, initargs=(inputs,)) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(inputs,))
+    try:
         futures = {pool.submit(_guarded_run, m, cfg, s): (m, s) for m, s in todo}
         for fut in as_completed(futures):
-            yield (*futures[fut], *fut.result())
+            method, seed = futures[fut]
+            try:
+                attrs, arrays = fut.result()
+            except Exception as exc:    # noqa: BLE001 - e.g. BrokenProcessPool: recorded
+                attrs, arrays = _failed(method, seed, exc), {}
+            yield method, seed, attrs, arrays
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _run(out: Path, seeds: int, quick: bool, methods: list[str],
@@ -424,6 +446,7 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
 
     done = {k for k in store.keys() if store.get(k)["status"] in ("ok",)}
     todo = [(m, s) for s in range(seeds) for m in methods if f"{m}-seed{s}" not in done]
+    workers = min(workers, len(todo)) or 1
     bar = tqdm(total=len(todo), desc="pendulum study", disable=not verbose, unit="run")
     for method, seed, attrs, arrays in _runs(todo, cfg, inputs, workers):
         key = f"{method}-seed{seed}"
@@ -440,7 +463,7 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
         if not store.has(f"analysis-{key}", group="extra"):
             try:
                 _analyse(store, ds, key, cfg)
-            except (KandiscoverError, RuntimeError, ValueError, ArithmeticError) as exc:
+            except _RUN_ERRORS as exc:
                 store.add(f"analysis-{key}", {"run": key, "status": "failed",
                                               "error": f"{type(exc).__name__}: {exc}"},
                           group="extra")

@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from ..data import pendulum
 from ..data.dataset import SequenceDataset
 from ..data.store import atomic_path
+from .pendulum import METHODS, load_seqkan, window_args, window_scaling
 from .results import ResultStore
 
 __all__ = ["write_report", "summary_table", "local_identification_auc"]
@@ -39,7 +40,6 @@ def summary_table(store: ResultStore, metric: str = "roc_auc"
 
 def _windows(store: ResultStore) -> tuple[int, int]:
     """(length, stride) of the study's windows."""
-    from .pendulum import window_args
     return window_args(store.definition["config"])
 
 
@@ -163,7 +163,6 @@ def _map_figures(store: ResultStore, ds: SequenceDataset, key: str, out: Path) -
     from ..plot import plot
     from ..symbolic.export import to_latex
     from ..symbolic.seqrules import feature_exprs
-    from .pendulum import load_seqkan
     model = load_seqkan(store.get(key))
     xh, xo = model.traced_inputs(ds.windows("train", *_windows(store)).inputs,
                                  max_samples=3000)
@@ -189,7 +188,8 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
     """Write report.md and the figures into ``out``; return report.md's path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    runs = store.runs()
+    runs = sorted(store.runs(), key=lambda r: (r.get("seed", 0), METHODS.index(r["method"])
+                                               if r["method"] in METHODS else len(METHODS)))
     methods = [m for m in ("seqkan", "seqkan_wide", *_BASELINES)
                if any(r["method"] == m for r in runs)]
     roc, pr = summary_table(store, "roc_auc"), summary_table(store, "pr_auc")
@@ -203,7 +203,6 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
           f"Windows of {length} steps, stride {stride}; labels at "
           "each window's last step.", ""]
     cfg = store.definition["config"]
-    from .pendulum import window_scaling
     scale = window_scaling(cfg)
     if scale:
         L += ["Inputs, the same for every method: " + _SCALING_TEXT[scale] + " The seqKANs "
@@ -254,7 +253,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
         L.append(f"| {r['key']} | {r['status']} | {r.get('train_seconds', 0.0):.1f} | "
                  f"{r.get('epochs_run', '')} | {r.get('error', '')} |")
     total = sum(float(r.get("seconds", 0.0)) for r in runs)
-    workers = max(int(r.get("workers", 1)) for r in runs)
+    workers = max((int(r.get("workers", 1)) for r in runs), default=1)
     L += ["", f"Run time summed over the runs: {total / 60:.1f} min (training and scoring; "
           + (f"trained {workers} at a time in parallel processes, so the wall-clock time "
              "is shorter; " if workers > 1 else "")

@@ -95,11 +95,12 @@ def feature_exprs(model, names: Sequence[str], suffix: str = "") -> list[sympy.E
     xs = sympy.symbols([f"{n}{suffix}" for n in names])
     if not model.window_scale:
         return list(xs)
+    stat = {x: sympy.symbols([f"{n}{x}" for n in names])
+            for x in _STAT_SUFFIXES[model.window_scale]}
     if model.window_scale == "rms":
-        rms = sympy.symbols([f"{n}_rms" for n in names])
+        rms = stat["_rms"]
         return [x / r for x, r in zip(xs, rms)] + [sympy.log(r) for r in rms]
-    amps = sympy.symbols([f"{n}_amp" for n in names[0::2]])
-    w0s = sympy.symbols([f"{n}_w0" for n in names[0::2]])
+    amps, w0s = stat["_amp"][0::2], stat["_w0"][0::2]      # named after each pair's position
     pairs = [e for q, v, a, w in zip(xs[0::2], xs[1::2], amps, w0s) for e in (q / a, v / (w * a))]
     return pairs + [sympy.log(a) for a in amps]
 

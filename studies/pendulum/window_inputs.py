@@ -32,8 +32,7 @@ from kandiscover.kan.train import torch_threads
 SPLITS = ("train", "val", "test_interp", "test_extrap")
 
 
-def transform(X: np.ndarray, inputs: str, keep: int | None = None, dt: float = 0.05
-              ) -> np.ndarray:
+def transform(X: np.ndarray, inputs: str, dt: float, keep: int | None = None) -> np.ndarray:
     """(n, time, features) windows sampled every ``dt`` -> the model's inputs:
     the last ``keep`` steps (default all), scaled by statistics of the whole window."""
     X = np.asarray(X, float)
@@ -88,8 +87,8 @@ def main() -> None:
     data = {}
     for split in SPLITS:
         w = ds.windows(split, a.context or a.window, a.stride)
-        data[split] = (transform(w.inputs, a.inputs, a.window,
-                                  1.0 / float(ds.attrs["sample_rate_hz"])), w.labels.astype(np.float64))
+        data[split] = (transform(w.inputs, a.inputs, 1.0 / float(ds.attrs["sample_rate_hz"]),
+                                  a.window), w.labels.astype(np.float64))
     with torch_threads(1):
         width = None if a.hidden_width is None else (
             a.hidden_width[0] if len(a.hidden_width) == 1 else tuple(a.hidden_width))
