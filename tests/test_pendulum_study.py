@@ -324,6 +324,19 @@ def test_parallel_workers_give_the_serial_results(tmp_path, small):
         study.run_pendulum_study(tmp_path / "bad", quick=True, dataset=small, workers=0)
 
 
+def test_cli_runs_the_study_and_names_a_bad_worker_count(tmp_path, small, capsys):
+    from kandiscover.cli import main
+    data = tmp_path / "p.h5"
+    save_dataset(small, data)
+    args = ["study", "pendulum", "--quick", "--seeds", "1", "--methods", "rnn",
+            "--dataset", str(data), "--out", str(tmp_path / "s"), "--quiet"]
+    assert main(args + ["--workers", "0"]) == 2
+    assert "workers" in capsys.readouterr().err
+    assert main(args + ["--workers", "2"]) == 0
+    assert "1 runs ok" in capsys.readouterr().out
+    assert (tmp_path / "s" / "report.md").exists()
+
+
 def test_failures_in_worker_processes_become_failed_runs(small):
     cfg = study.study_config(quick=True)
     cfg["rnn"]["hidden_size"] = 0           # InputError inside the guarded run
