@@ -237,6 +237,11 @@ def scale_windows(x: Any, scale: str | bool, dt: float | None = None) -> Any:
     (False), :func:`window_scaled` (``"rms"`` or True) or
     :func:`oscillator_scaled` (``"oscillator"``, sampled every ``dt``)."""
     scale, dt = _scaling(scale, dt, np.shape(x)[-1], "scale")
+    return _scaled(x, scale, dt)
+
+
+def _scaled(x: Any, scale: str | bool, dt: float | None) -> Any:
+    """:func:`scale_windows` with ``scale`` and ``dt`` already validated."""
     if scale == "rms":
         return window_scaled(x)
     return oscillator_scaled(x, dt) if scale == "oscillator" else x
@@ -370,8 +375,9 @@ class SeqKAN(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The maps' input features (before standardisation) of raw sequences:
-        ``x`` itself, or its :func:`scale_windows` features with ``window_scale``."""
-        return scale_windows(x, self.window_scale, self.dt)
+        ``x`` itself, or its :func:`scale_windows` features with ``window_scale``
+        (validated when the model was built, not at every call)."""
+        return _scaled(x, self.window_scale, self.dt)
 
     @torch.no_grad()
     def fit_normalization(self, X: Any) -> "SeqKAN":
