@@ -171,6 +171,37 @@ def test_hooks_are_called():
     assert float(module.w.detach().norm()) < float(free.w.detach().norm())
 
 
+def test_cosine_schedule_follows_the_closed_form_across_optimizer_resets():
+    X, Y = _toy(100, T=6)
+    h = train_sequence_classifier(_MeanModule(), X, Y, epochs=6, lr=0.1, seed=0,
+                                  lr_schedule="cosine",
+                                  before_epoch=lambda e: e in (0, 3))  # fresh Adam twice
+    want = [0.05 * (1 + np.cos(np.pi * e / 6)) for e in range(6)]
+    assert h["lr"] == pytest.approx(want, rel=1e-12)
+    const = train_sequence_classifier(_MeanModule(), X, Y, epochs=3, lr=0.1, seed=0)
+    assert const["lr"] == [0.1] * 3
+
+
+def test_plateau_schedule_halves_the_rate_when_validation_stalls():
+    X, Y = _toy(400, T=8)
+    Z = (X - X.reshape(-1, 2).mean(0)) / X.reshape(-1, 2).std(0)
+    # the opposite rule on validation: the loss rises from the first epoch on
+    kw = dict(epochs=12, batch_size=32, lr=5e-2, patience=12, seed=0)
+    h = train_sequence_classifier(_MeanModule(), Z[:300], Y[:300], Z[300:], ~Y[300:],
+                                  lr_schedule="plateau", lr_patience=2, **kw)
+    worse = np.diff(h["val_loss"]) > 0
+    assert worse[:4].all()          # epochs 1, 2 stall -> halved for epoch 3, ...
+    assert h["lr"][:5] == pytest.approx([5e-2, 5e-2, 5e-2, 2.5e-2, 2.5e-2])
+    assert min(h["lr"]) < 5e-3
+    with pytest.raises(InputError, match="validation data"):
+        train_sequence_classifier(_MeanModule(), X, Y, epochs=1, lr_schedule="plateau")
+    with pytest.raises(InputError, match="lr_schedule must be one of"):
+        train_sequence_classifier(_MeanModule(), X, Y, epochs=1, lr_schedule="step")
+    with pytest.raises(InputError, match="lr_patience"):
+        train_sequence_classifier(_MeanModule(), X, Y, X, Y, epochs=1,
+                                  lr_schedule="plateau", lr_patience=0)
+
+
 def test_divergence_and_shape_mismatch_are_reported():
     X, Y = _toy(50, T=6)
     with pytest.raises(TrainingError, match="diverged"):

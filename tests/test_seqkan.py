@@ -253,6 +253,15 @@ def test_early_stopping_restores_best():
     assert bce == pytest.approx(min(h.val_loss), rel=1e-4)
 
 
+def test_cosine_schedule_reaches_the_loop():
+    X, Y = _toy(n=32, T=6)
+    h = SeqKAN(2, hidden_size=1, seed=0).fit(X, Y, epochs=4, batch_size=16, lr=0.02,
+                                             lr_schedule="cosine")
+    assert h.lr == pytest.approx([0.01 * (1 + np.cos(np.pi * e / 4)) for e in range(4)])
+    assert SeqKAN(2, hidden_size=1, seed=0).fit(X, Y, epochs=2, batch_size=16,
+                                                lr=0.02).lr == [0.02, 0.02]
+
+
 def test_learns_pendulum():
     """near_equilibrium is learned in two short epochs.  (energy_increasing,
     which needs the hidden length's trend, stays near chance (AUC ~0.53) in
@@ -304,6 +313,10 @@ def test_bad_inputs():
         m.fit(X, Y, batch_size=0)
     with pytest.raises(InputError, match="together"):
         m.fit(X, Y, X_val=X)
+    with pytest.raises(InputError, match="validation data"):
+        m.fit(X, Y, lr_schedule="plateau")
+    with pytest.raises(InputError, match="lr_schedule must be one of"):
+        m.fit(X, Y, X, Y, lr_schedule=None)
     with pytest.raises(InputError, match="variant"):
         SeqKAN(2, variant="deep")
     with pytest.raises(InputError, match="squash"):

@@ -224,6 +224,7 @@ class _RecurrentClassifier:
     # ------------------------------------------------------------------- fit
     def fit(self, X: Any, Y: Any, X_val: Any = None, Y_val: Any = None, *,
             epochs: int = 20, batch_size: int = 256, lr: float = 1e-2, patience: int = 4,
+            lr_schedule: str = "constant", lr_patience: int = 2,
             verbose: bool = False) -> "_RecurrentClassifier":
         """Train a fresh network on sequences ``X`` with last-step labels ``Y``.
 
@@ -234,6 +235,8 @@ class _RecurrentClassifier:
         X_val, Y_val : validation data for early stopping (see
             :func:`train_sequence_classifier`); the best epoch's weights are kept
         epochs, batch_size, lr, patience : training settings
+        lr_schedule, lr_patience : learning-rate schedule
+            (:data:`kandiscover.kan.seqtrain.LR_SCHEDULES`)
         verbose : progress bar over epochs (only on a terminal)
 
         Returns
@@ -256,7 +259,8 @@ class _RecurrentClassifier:
         module = self._build(torch.Generator().manual_seed(self.seed))
         self.history_ = train_sequence_classifier(
             module, Z, Ya, Zv, Yva, epochs=epochs, batch_size=batch_size, lr=lr,
-            patience=patience, seed=self.seed, verbose=verbose)
+            patience=patience, seed=self.seed, lr_schedule=lr_schedule,
+            lr_patience=lr_patience, verbose=verbose)
         self.module_ = module
         self.x_mean_, self.x_std_ = mean, std
         self.n_features_in_ = Xa.shape[2]

@@ -107,7 +107,7 @@ from ..errors import InputError
 from ..sparsify.regularize import regularization
 from .network import KAN
 from .seqtrain import _sequences
-from .seqtrain import check_settings, sequence_data, train_last_step
+from .seqtrain import check_schedule, check_settings, sequence_data, train_last_step
 from .spline import BasisPlan
 from .train import History
 
@@ -565,7 +565,8 @@ class SeqKAN(nn.Module):
             batch_size: int = 64, lr: float = 1e-2, lamb: float = 0.0, lamb_l1: float = 1.0,
             lamb_entropy: float = 2.0, reg_samples: int = 256, patience: int = 5,
             grid_update_epochs: Sequence[int] = (0, 1), grid_samples: int = 20000,
-            clip_grad: float | None = 5.0, seed: int | None = None,
+            clip_grad: float | None = 5.0, lr_schedule: str = "constant",
+            lr_patience: int = 2, seed: int | None = None,
             verbose: bool = False) -> History:
         """Train in place on sequences ``X`` (n, time, input_size) with 0/1
         labels ``Y`` (n, output_size) for the last step; return a History.
@@ -582,15 +583,19 @@ class SeqKAN(nn.Module):
         grid_update_epochs : epochs before which the grids move to the traced
             inputs of ``grid_samples`` training rows (empty: never)
         clip_grad : max gradient norm (None: no clipping)
+        lr_schedule, lr_patience : learning-rate schedule
+            (:data:`kandiscover.kan.seqtrain.LR_SCHEDULES`); ``"plateau"`` halves
+            the rate after ``lr_patience`` epochs without a lower validation loss
         seed : seeds the shuffling and subsamples (default: the model's seed)
         verbose : tqdm progress bar over epochs (only on a terminal)
 
         The History's entries are per *epoch*: mean training BCE (without the
-        penalty), validation BCE, mean penalty, the epochs of grid updates,
-        ``best_step`` (best validation epoch) and ``stopped_early``.
+        penalty), validation BCE, mean penalty, learning rate, the epochs of
+        grid updates, ``best_step`` (best validation epoch) and ``stopped_early``.
         """
         epochs, batch_size, patience, lr, clip_grad = check_settings(
             epochs, batch_size, patience, lr, clip_grad)
+        lr_schedule, lr_patience = check_schedule(lr_schedule, lr_patience, X_val is not None)
         reg_samples = check_int(reg_samples, "reg_samples", 1)
         grid_samples = check_int(grid_samples, "grid_samples", 2)
         for name, v in (("lamb", lamb), ("lamb_l1", lamb_l1), ("lamb_entropy", lamb_entropy)):
@@ -645,11 +650,12 @@ class SeqKAN(nn.Module):
                                 batch_size=batch_size, lr=lr, patience=patience,
                                 clip_grad=clip_grad, logits=self._last_logits, step=step,
                                 penalty_weight=lamb, before_epoch=before_epoch,
+                                lr_schedule=lr_schedule, lr_patience=lr_patience,
                                 verbose=verbose, desc="seqkan fit")
         finally:
             self.train(was_training)
         hist = History(train_loss=h["train_loss"], val_loss=h["val_loss"], reg=h["penalty"],
-                       grid_updates=grid_updates, best_step=h["best_epoch"],
+                       lr=h["lr"], grid_updates=grid_updates, best_step=h["best_epoch"],
                        stopped_early=h["stopped_early"])
         # samples for prune()/attribution()/auto_symbolic() of the maps without X
         sel = torch.randperm(n, generator=gen)[:max(1, min(n, math.ceil(1000 / T)))].to(dev)

@@ -14,8 +14,8 @@ of each minibatch (``P``: an optional penalty computed by the model's own
 step function, so that it can reuse the forward pass), minibatches shuffled
 by a caller-owned ``torch.Generator``, gradient-norm clipping, a hook before
 every epoch (e.g. to move spline grids, which resets the optimizer), the
-validation loss after every epoch, and early stopping that restores the best
-weights.  :class:`~kandiscover.kan.seqkan.SeqKAN`, the recurrent baselines
+validation loss after every epoch, an optional learning-rate schedule
+(:data:`LR_SCHEDULES`), and early stopping that restores the best weights.  :class:`~kandiscover.kan.seqkan.SeqKAN`, the recurrent baselines
 (``kandiscover.compare.recurrent``) and the wrapped official seqKAN package
 (``kandiscover.compare.seqkan_official``) all train through it.
 
@@ -42,7 +42,14 @@ from .._validation import as_numeric_array, check_int, check_positive
 from ..errors import InputError, InputTypeError, TrainingError
 
 __all__ = ["train_last_step", "train_sequence_classifier", "sequence_data",
-           "check_settings"]
+           "check_settings", "check_schedule", "LR_SCHEDULES"]
+
+#: learning-rate schedules of :func:`train_last_step`: ``"constant"``;
+#: ``"plateau"``, which halves the rate after ``lr_patience`` epochs without a
+#: lower validation loss (``torch.optim.lr_scheduler.ReduceLROnPlateau``); and
+#: ``"cosine"``, which lowers it from ``lr`` to 0 over the ``epochs`` budget
+#: (``LambdaLR`` on the closed form of cosine annealing).
+LR_SCHEDULES = ("constant", "plateau", "cosine")
 
 Step = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
 
@@ -138,6 +145,33 @@ def check_settings(epochs: Any, batch_size: Any, patience: Any, lr: Any,
             None if clip_grad is None else check_positive(clip_grad, "clip_grad"))
 
 
+def check_schedule(lr_schedule: Any, lr_patience: Any, validation: bool) -> tuple[str, int]:
+    """The schedule's settings validated: ``(lr_schedule, lr_patience)``;
+    ``validation`` says whether validation data were given."""
+    if not isinstance(lr_schedule, str) or lr_schedule not in LR_SCHEDULES:
+        raise InputError(f"lr_schedule must be one of {', '.join(map(repr, LR_SCHEDULES))}, "
+                         f"got {lr_schedule!r}")
+    if lr_schedule == "plateau" and not validation:
+        raise InputError("lr_schedule='plateau' follows the validation loss: give "
+                         "validation data, or use 'cosine' or 'constant'")
+    return lr_schedule, check_int(lr_patience, "lr_patience", 1)
+
+
+def _scheduler(opt: torch.optim.Optimizer, schedule: str, lr_patience: int, epochs: int,
+               lr: float, done: int) -> Any:
+    """The schedule's torch scheduler on a fresh ``opt``, ``done`` epochs into the budget."""
+    from torch.optim import lr_scheduler
+    if schedule == "plateau":
+        return lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5,
+                                              patience=lr_patience - 1, threshold=0.0)
+    if schedule == "cosine":            # closed form from lr, so a restart stays on the curve
+        for group in opt.param_groups:
+            group["initial_lr"] = lr
+        return lr_scheduler.LambdaLR(opt, lambda e: (1.0 + math.cos(math.pi * e / epochs)) / 2,
+                                     last_epoch=done - 1)
+    return None
+
+
 # ------------------------------------------------------------------ the loop
 def _mean_bce(logits: Callable[[torch.Tensor], torch.Tensor], Z: torch.Tensor,
               Y: torch.Tensor, batch_size: int) -> float:
@@ -160,6 +194,7 @@ def train_last_step(
         step: Step | None = None, penalty_weight: float = 1.0,
         before_epoch: Callable[[int], bool | None] | None = None,
         optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        lr_schedule: str = "constant", lr_patience: int = 2,
         val_batch_size: int = 4096, verbose: bool = False, desc: str | None = None,
 ) -> dict[str, Any]:
     r"""Train ``module`` in place as a last-step sequence classifier (module docstring).
@@ -188,6 +223,11 @@ def train_last_step(
         epoch; a true return value (e.g. spline grids were moved) gives a
         fresh optimizer
     optimizer : ``torch.optim`` class, called as ``optimizer(params, lr=lr)``
+    lr_schedule, lr_patience : one of :data:`LR_SCHEDULES`; ``"plateau"``
+        halves the rate after ``lr_patience`` epochs without a lower validation
+        loss and needs validation data; ``"cosine"`` follows
+        ``lr (1 + cos(pi e / epochs)) / 2`` in epoch ``e``.  A fresh optimizer
+        (after ``before_epoch``) starts at the rate the schedule had reached.
     val_batch_size : sequences per batch of the validation loss
     verbose, desc : tqdm bar over epochs (shown only when stderr is a terminal)
 
@@ -200,8 +240,8 @@ def train_last_step(
         0 without one), ``seconds`` (wall time of each epoch, validation
         included), ``best_epoch`` (epoch of the lowest validation loss, whose
         weights the module now holds; None without validation data) and
-        ``stopped_early`` (True when the patience ran out).  The module is
-        left in eval mode.
+        ``stopped_early`` (True when the patience ran out) and ``lr`` (the
+        learning rate of each epoch).  The module is left in eval mode.
 
     Raises
     ------
@@ -215,19 +255,22 @@ def train_last_step(
     val_batch_size = check_int(val_batch_size, "val_batch_size", 1)
     if (Z_val is None) != (Y_val is None):
         raise InputError("Z_val and Y_val must be given together")
+    lr_schedule, lr_patience = check_schedule(lr_schedule, lr_patience, Z_val is not None)
     forward = module if logits is None else logits
     if step is None:
         def step(z: torch.Tensor) -> tuple[torch.Tensor, None]:
             return forward(z), None
 
-    def make_optimizer() -> tuple[list[nn.Parameter], torch.optim.Optimizer]:
+    def make_optimizer(rate: float, done: int) -> tuple[list[nn.Parameter],
+                                                         torch.optim.Optimizer, Any]:
         params = [p for p in module.parameters() if p.requires_grad]
-        return params, optimizer(params, lr=lr)
+        opt = optimizer(params, lr=rate)
+        return params, opt, _scheduler(opt, lr_schedule, lr_patience, epochs, lr, done)
 
-    params, opt = make_optimizer()
+    params, opt, sched = make_optimizer(lr, 0)
     bce = nn.BCEWithLogitsLoss()
     n = len(Z)
-    hist: dict[str, Any] = dict(train_loss=[], val_loss=[], penalty=[], seconds=[],
+    hist: dict[str, Any] = dict(train_loss=[], val_loss=[], penalty=[], seconds=[], lr=[],
                                 best_epoch=None, stopped_early=False)
     best_val, best_state, since_best = math.inf, None, 0
     bar = tqdm(total=epochs, disable=not verbose or not sys.stderr.isatty(),
@@ -236,7 +279,8 @@ def train_last_step(
         for epoch in range(epochs):
             start = time.perf_counter()
             if before_epoch is not None and before_epoch(epoch):
-                params, opt = make_optimizer()
+                params, opt, sched = make_optimizer(opt.param_groups[0]["lr"], epoch)
+            hist["lr"].append(opt.param_groups[0]["lr"])
             module.train()
             perm = torch.randperm(n, generator=generator).to(Z.device)
             loss_sum = pen_sum = 0.0
@@ -275,6 +319,8 @@ def train_last_step(
                     best_state = copy.deepcopy(module.state_dict())
                 else:
                     since_best += 1
+            if sched is not None:
+                sched.step(*([hist["val_loss"][-1]] if lr_schedule == "plateau" else []))
             hist["seconds"].append(time.perf_counter() - start)
             bar.update(1)
             bar.set_postfix(train=f"{train:.4f}",
@@ -303,6 +349,7 @@ def train_sequence_classifier(
         clip_grad: float | None = 5.0, seed: int = 0, verbose: bool = False,
         before_epoch: Callable[[int], Any] | None = None,
         penalty: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        lr_schedule: str = "constant", lr_patience: int = 2,
 ) -> dict[str, Any]:
     r"""Train ``module`` in place as a last-step sequence classifier.
 
@@ -330,12 +377,13 @@ def train_sequence_classifier(
         epoch (e.g. to move spline grids); a true return value resets Adam
     penalty : called as ``penalty(z)`` on every training batch ``z``; the
         scalar tensor it returns is added to the loss
+    lr_schedule, lr_patience : learning-rate schedule (:data:`LR_SCHEDULES`)
 
     Returns
     -------
     dict
         as :func:`train_last_step`: ``train_loss``, ``val_loss``, ``penalty``,
-        ``seconds``, ``best_epoch`` and ``stopped_early``
+        ``seconds``, ``lr``, ``best_epoch`` and ``stopped_early``
 
     Raises
     ------
@@ -348,6 +396,7 @@ def train_sequence_classifier(
     if not isinstance(module, nn.Module):
         raise InputError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     check_settings(epochs, batch_size, patience, lr, clip_grad)
+    check_schedule(lr_schedule, lr_patience, X_val is not None)
     seed = check_int(seed, "seed", 0)
     dtype, device = _module_dtype(module)
     Z, Yt, Zv, Yv = (None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
@@ -360,4 +409,4 @@ def train_sequence_classifier(
                            generator=torch.Generator().manual_seed(seed), epochs=epochs,
                            batch_size=batch_size, lr=lr, patience=patience,
                            clip_grad=clip_grad, step=step, before_epoch=before_epoch,
-                           verbose=verbose)
+                           lr_schedule=lr_schedule, lr_patience=lr_patience, verbose=verbose)

@@ -157,8 +157,7 @@ def _seqkan(variant: str):
         from ..kan.seqkan import SeqKAN
         m = SeqKAN(2, cfg["hidden_size"], 2, variant=variant, hidden_width=cfg["hidden_width"],
                    grid=cfg["grid"], window_scale=data["scale"], dt=data["dt"], seed=seed)
-        hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], epochs=tr["epochs"],
-                     batch_size=tr["batch_size"], patience=tr["patience"], lr=cfg["lr"])
+        hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], lr=cfg["lr"], **tr)
         info = _fit_info(hist.train_loss, hist.val_loss, hist.best_step, hist.stopped_early)
         state = {f"state.{k}": v.detach().cpu().numpy() for k, v in m.state_dict().items()}
         info["_arrays"] = state
@@ -172,8 +171,7 @@ def _recurrent(cls_name: str):
         from ..compare import recurrent
         m = getattr(recurrent, cls_name)(data["X"].shape[2], 2, hidden_size=cfg["hidden_size"],
                                          seed=seed)
-        m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], epochs=tr["epochs"],
-              batch_size=tr["batch_size"], patience=tr["patience"], lr=cfg["lr"])
+        m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], lr=cfg["lr"], **tr)
         h = m.history_
         return m, _fit_info(h["train_loss"], h["val_loss"], h["best_epoch"], h["stopped_early"])
     return build
