@@ -6,7 +6,7 @@ already-fixed layers produce), every live spline edge is fitted with
 candidate reaches ``r2_threshold`` is fixed to it; the others stay splines.
 Then, when data are given, the parameters of the whole network (the a, b,
 c, d of the symbolic edges and any spline left) are fine-tuned: by
-Levenberg-Marquardt when every edge is symbolic, by LBFGS otherwise.  A
+trust-region least squares when every edge is symbolic, by LBFGS otherwise.  A
 fully symbolic network then gets an Occam pass: each edge tries its simpler
 candidates and keeps one when the network's error does not grow (see
 :func:`_simpler_edges`).  The input model is never modified.
@@ -114,7 +114,7 @@ def _free_slots(model) -> list[tuple[int, int, int, int]]:
 
 @torch.no_grad()
 def _polish(model, x: torch.Tensor, y: torch.Tensor, max_nfev: int = 600) -> None:
-    r"""Levenberg-Marquardt on the free symbolic parameters (in place).
+    r"""Trust-region least squares on the free symbolic parameters (in place).
 
     With every edge symbolic the network has a handful of parameters, and
     least squares converges to the data's own precision in a few dozen
@@ -136,7 +136,9 @@ def _polish(model, x: torch.Tensor, y: torch.Tensor, max_nfev: int = 600) -> Non
         return np.where(np.isfinite(r), r, 1e6)
 
     try:
-        sol = least_squares(resid, theta0, method="lm", x_scale="jac", max_nfev=max_nfev)
+        # not method="lm": SciPy's C MINPACK (seen in 1.17.1) reads one element past the
+        # Jacobian in qrfac, so its steps depend on the heap (refits differ)
+        sol = least_squares(resid, theta0, method="trf", x_scale="jac", max_nfev=max_nfev)
         best = sol.x if sol.cost <= 0.5 * float(np.sum(resid(theta0) ** 2)) else theta0
     except (ValueError, np.linalg.LinAlgError):
         best = theta0

@@ -12,7 +12,7 @@ so the search is over (a, b) only ("variable projection"):
 1. a coarse grid of (a, b), all evaluated at once; combinations whose
    argument leaves the function's domain (``log`` of a negative number,
    ``arcsin`` beyond 1, a pole inside the data) are discarded;
-2. Levenberg-Marquardt refinement (``scipy.optimize.least_squares``) from
+2. least-squares refinement (``scipy.optimize.least_squares``, trust region) from
    the best few grid points, for the 10 functions that rank best on the
    coarse grid (the others are not refined).
 
@@ -204,7 +204,9 @@ def fit_function(x: np.ndarray, y: np.ndarray, entry: "_library.SymbolicFunction
 
             theta0 = {"shift": [b0], "scale": [a0], "full": [a0, b0]}[kind]
             try:
-                sol = least_squares(resid, theta0, method="lm", xtol=1e-10, ftol=1e-12,
+                # "trf", not "lm": see _polish in auto.py (SciPy's MINPACK reads
+                # past the Jacobian, so "lm" is not reproducible)
+                sol = least_squares(resid, theta0, method="trf", xtol=1e-10, ftol=1e-12,
                                     max_nfev=60)
             except (ValueError, FloatingPointError):
                 continue
