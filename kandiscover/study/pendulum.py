@@ -60,7 +60,7 @@ METHODS = ("seqkan", "seqkan_wide", "rnn", "lstm", "tkan", "seqkan_official", "o
 TEST_SPLITS = ("test_interp", "test_extrap")
 DATASET_FILE = "pendulum.h5"
 
-_COMMON = dict(epochs=40, batch_size=256, patience=8)
+_COMMON = dict(epochs=40, batch_size=256, patience=8, lr_schedule="cosine")
 _FULL = {
     "dataset": dict(seed=0),
     "windows": dict(length=pendulum.WINDOW, stride=pendulum.STRIDE, scale="oscillator"),
