@@ -126,7 +126,7 @@ def symbolify_seqkan(model, X: Any, *, input_names: Sequence[str] | None = None,
         identifiers
     lib : candidate library functions (default: the whole library)
     max_samples : traced rows used per map (an evenly spread subsample)
-    fine_tune_steps : Levenberg-Marquardt polish of each symbolic map against
+    fine_tune_steps : least-squares polish of each symbolic map against
         the trained one (see :func:`~kandiscover.auto_symbolic`); 0 keeps the
         independent edge fits, which is ~100x faster on these maps
     digits : significant digits of the constants in the returned rules
