@@ -214,6 +214,7 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
                 assert 0.0 <= r["metrics"][split][lab]["roc_auc"] <= 1.0
     for key in ("seqkan-seed0", "rnn-seed0"):      # what early stopping selected on
         assert 0.0 < runs[key]["best_val_loss"] < 5.0
+        assert runs[key]["hyperparameters"]["lr_schedule"] == "cosine"
     assert store.has("analysis-seqkan-seed0", group="extra")
     report = (out / "report.md").read_text()
     assert "## ROC-AUC" in report and "seqKAN (ours)" in report and "$$" in report

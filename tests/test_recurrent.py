@@ -180,6 +180,9 @@ def test_cosine_schedule_follows_the_closed_form_across_optimizer_resets():
     assert h["lr"] == pytest.approx(want, rel=1e-12)
     const = train_sequence_classifier(_MeanModule(), X, Y, epochs=3, lr=0.1, seed=0)
     assert const["lr"] == [0.1] * 3
+    m = RNNClassifier(2, hidden_size=2, seed=0).fit(X, Y, epochs=2, lr=0.1,
+                                                     lr_schedule="cosine")
+    assert m.history_["lr"] == pytest.approx([0.1, 0.05])
 
 
 def test_plateau_schedule_halves_the_rate_when_validation_stalls():
@@ -193,8 +196,16 @@ def test_plateau_schedule_halves_the_rate_when_validation_stalls():
     assert worse[:4].all()          # epochs 1, 2 stall -> halved for epoch 3, ...
     assert h["lr"][:5] == pytest.approx([5e-2, 5e-2, 5e-2, 2.5e-2, 2.5e-2])
     assert min(h["lr"]) < 5e-3
+    # the count runs against the best epoch so far, across optimizer resets
+    reset = train_sequence_classifier(_MeanModule(), Z[:300], Y[:300], Z[300:], ~Y[300:],
+                                      lr_schedule="plateau", lr_patience=2,
+                                      before_epoch=lambda e: True, **kw)
+    assert reset["lr"] == h["lr"]
     with pytest.raises(InputError, match="validation data"):
         train_sequence_classifier(_MeanModule(), X, Y, epochs=1, lr_schedule="plateau")
+    with pytest.raises(InputError, match="together"):
+        train_sequence_classifier(_MeanModule(), X, Y, Y_val=Y, epochs=1,
+                                  lr_schedule="plateau")
     with pytest.raises(InputError, match="lr_schedule must be one of"):
         train_sequence_classifier(_MeanModule(), X, Y, epochs=1, lr_schedule="step")
     with pytest.raises(InputError, match="lr_patience"):

@@ -260,7 +260,7 @@ class OfficialSeqKAN:
                                 patience=patience, clip_grad=None, optimizer=opt_cls,
                                 val_batch_size=1024, verbose=verbose,
                                 desc="official seqkan fit")
-        hist = History(train_loss=h["train_loss"], val_loss=h["val_loss"],
+        hist = History(train_loss=h["train_loss"], val_loss=h["val_loss"], lr=h["lr"],
                        best_step=h["best_epoch"], stopped_early=h["stopped_early"])
         self.model_, self.history_, self.n_windows_ = model, hist, len(Zt)
         return self

@@ -595,7 +595,8 @@ class SeqKAN(nn.Module):
         """
         epochs, batch_size, patience, lr, clip_grad = check_settings(
             epochs, batch_size, patience, lr, clip_grad)
-        lr_schedule, lr_patience = check_schedule(lr_schedule, lr_patience, X_val is not None)
+        lr_schedule, lr_patience = check_schedule(lr_schedule, lr_patience,
+                                                 X_val is not None or Y_val is not None)
         reg_samples = check_int(reg_samples, "reg_samples", 1)
         grid_samples = check_int(grid_samples, "grid_samples", 2)
         for name, v in (("lamb", lamb), ("lamb_l1", lamb_l1), ("lamb_entropy", lamb_entropy)):

@@ -15,7 +15,8 @@ step function, so that it can reuse the forward pass), minibatches shuffled
 by a caller-owned ``torch.Generator``, gradient-norm clipping, a hook before
 every epoch (e.g. to move spline grids, which resets the optimizer), the
 validation loss after every epoch, an optional learning-rate schedule
-(:data:`LR_SCHEDULES`), and early stopping that restores the best weights.  :class:`~kandiscover.kan.seqkan.SeqKAN`, the recurrent baselines
+(:data:`LR_SCHEDULES`), and early stopping that restores the best weights.
+:class:`~kandiscover.kan.seqkan.SeqKAN`, the recurrent baselines
 (``kandiscover.compare.recurrent``) and the wrapped official seqKAN package
 (``kandiscover.compare.seqkan_official``) all train through it.
 
@@ -45,10 +46,11 @@ __all__ = ["train_last_step", "train_sequence_classifier", "sequence_data",
            "check_settings", "check_schedule", "LR_SCHEDULES"]
 
 #: learning-rate schedules of :func:`train_last_step`: ``"constant"``;
-#: ``"plateau"``, which halves the rate after ``lr_patience`` epochs without a
-#: lower validation loss (``torch.optim.lr_scheduler.ReduceLROnPlateau``); and
-#: ``"cosine"``, which lowers it from ``lr`` to 0 over the ``epochs`` budget
-#: (``LambdaLR`` on the closed form of cosine annealing).
+#: ``"plateau"``, which halves the rate after every ``lr_patience`` epochs
+#: without a lower validation loss (counted like early stopping's patience, so
+#: it survives optimizer resets); and ``"cosine"``, which lowers it from ``lr``
+#: towards 0 over the ``epochs`` budget (``LambdaLR`` on the closed form of
+#: cosine annealing).
 LR_SCHEDULES = ("constant", "plateau", "cosine")
 
 Step = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
@@ -157,19 +159,14 @@ def check_schedule(lr_schedule: Any, lr_patience: Any, validation: bool) -> tupl
     return lr_schedule, check_int(lr_patience, "lr_patience", 1)
 
 
-def _scheduler(opt: torch.optim.Optimizer, schedule: str, lr_patience: int, epochs: int,
-               lr: float, done: int) -> Any:
-    """The schedule's torch scheduler on a fresh ``opt``, ``done`` epochs into the budget."""
-    from torch.optim import lr_scheduler
-    if schedule == "plateau":
-        return lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5,
-                                              patience=lr_patience - 1, threshold=0.0)
-    if schedule == "cosine":            # closed form from lr, so a restart stays on the curve
-        for group in opt.param_groups:
-            group["initial_lr"] = lr
-        return lr_scheduler.LambdaLR(opt, lambda e: (1.0 + math.cos(math.pi * e / epochs)) / 2,
-                                     last_epoch=done - 1)
-    return None
+def _cosine(opt: torch.optim.Optimizer, epochs: int, lr: float, done: int) -> Any:
+    """Cosine annealing from ``lr`` on a fresh ``opt``, ``done`` epochs into the
+    budget (the closed form, so a restart stays on the curve)."""
+    from torch.optim.lr_scheduler import LambdaLR
+    for group in opt.param_groups:
+        group["initial_lr"] = lr
+    return LambdaLR(opt, lambda e: (1.0 + math.cos(math.pi * e / epochs)) / 2,
+                    last_epoch=done - 1)
 
 
 # ------------------------------------------------------------------ the loop
@@ -224,8 +221,9 @@ def train_last_step(
         fresh optimizer
     optimizer : ``torch.optim`` class, called as ``optimizer(params, lr=lr)``
     lr_schedule, lr_patience : one of :data:`LR_SCHEDULES`; ``"plateau"``
-        halves the rate after ``lr_patience`` epochs without a lower validation
-        loss and needs validation data; ``"cosine"`` follows
+        halves the rate after every ``lr_patience`` epochs without a lower
+        validation loss (so it acts only when ``lr_patience < patience``) and
+        needs validation data; ``"cosine"`` follows
         ``lr (1 + cos(pi e / epochs)) / 2`` in epoch ``e``.  A fresh optimizer
         (after ``before_epoch``) starts at the rate the schedule had reached.
     val_batch_size : sequences per batch of the validation loss
@@ -265,7 +263,8 @@ def train_last_step(
                                                          torch.optim.Optimizer, Any]:
         params = [p for p in module.parameters() if p.requires_grad]
         opt = optimizer(params, lr=rate)
-        return params, opt, _scheduler(opt, lr_schedule, lr_patience, epochs, lr, done)
+        return params, opt, (_cosine(opt, epochs, lr, done) if lr_schedule == "cosine"
+                             else None)
 
     params, opt, sched = make_optimizer(lr, 0)
     bce = nn.BCEWithLogitsLoss()
@@ -320,7 +319,10 @@ def train_last_step(
                 else:
                     since_best += 1
             if sched is not None:
-                sched.step(*([hist["val_loss"][-1]] if lr_schedule == "plateau" else []))
+                sched.step()
+            elif lr_schedule == "plateau" and since_best and since_best % lr_patience == 0:
+                for group in opt.param_groups:
+                    group["lr"] *= 0.5
             hist["seconds"].append(time.perf_counter() - start)
             bar.update(1)
             bar.set_postfix(train=f"{train:.4f}",
@@ -396,7 +398,7 @@ def train_sequence_classifier(
     if not isinstance(module, nn.Module):
         raise InputError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     check_settings(epochs, batch_size, patience, lr, clip_grad)
-    check_schedule(lr_schedule, lr_patience, X_val is not None)
+    check_schedule(lr_schedule, lr_patience, X_val is not None or Y_val is not None)
     seed = check_int(seed, "seed", 0)
     dtype, device = _module_dtype(module)
     Z, Yt, Zv, Yv = (None if a is None else torch.as_tensor(a, dtype=dtype, device=device)

@@ -31,17 +31,17 @@ class History:
     ``train_loss`` and ``val_loss`` are root-mean-square errors when the
     default squared loss is used (the value of ``loss_fn`` otherwise), without
     the regularization term, which is ``reg`` (before multiplying by ``lamb``).
-    ``lr`` is the learning rate of each epoch where a schedule sets it
-    (sequence models; empty otherwise).
+    ``lr`` is the learning rate of each epoch of the sequence models (empty
+    for :func:`fit`).
     """
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     reg: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
     grid_updates: list[int] = field(default_factory=list)
     best_step: int | None = None
     stopped_early: bool = False
+    lr: list[float] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)

@@ -137,8 +137,10 @@ def _polish(model, x: torch.Tensor, y: torch.Tensor, max_nfev: int = 600) -> Non
 
     try:
         # not method="lm": SciPy's C MINPACK (seen in 1.17.1) reads one element past the
-        # Jacobian in qrfac, so its steps depend on the heap (refits differ)
-        sol = least_squares(resid, theta0, method="trf", x_scale="jac", max_nfev=max_nfev)
+        # Jacobian in qrfac, so its steps depend on the heap (refits differ).  gtol=None:
+        # trf's gradient test is absolute, in the units of y (lm's is a cosine)
+        sol = least_squares(resid, theta0, method="trf", x_scale="jac", gtol=None,
+                            max_nfev=max_nfev)
         best = sol.x if sol.cost <= 0.5 * float(np.sum(resid(theta0) ** 2)) else theta0
     except (ValueError, np.linalg.LinAlgError):
         best = theta0

@@ -205,9 +205,10 @@ def fit_function(x: np.ndarray, y: np.ndarray, entry: "_library.SymbolicFunction
             theta0 = {"shift": [b0], "scale": [a0], "full": [a0, b0]}[kind]
             try:
                 # "trf", not "lm": see _polish in auto.py (SciPy's MINPACK reads
-                # past the Jacobian, so "lm" is not reproducible)
-                sol = least_squares(resid, theta0, method="trf", xtol=1e-10, ftol=1e-12,
-                                    max_nfev=60)
+                # past the Jacobian, so "lm" is not reproducible); Jacobian scaling
+                # and no absolute gradient test, as "lm" had
+                sol = least_squares(resid, theta0, method="trf", x_scale="jac", gtol=None,
+                                    xtol=1e-10, ftol=1e-12, max_nfev=60)
             except (ValueError, FloatingPointError):
                 continue
             a, b = unpack(sol.x, a0, b0)
