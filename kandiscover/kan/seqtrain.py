@@ -237,7 +237,7 @@ def train_last_step(
         data), ``penalty`` (mean penalty per epoch, before ``penalty_weight``;
         0 without one), ``seconds`` (wall time of each epoch, validation
         included), ``best_epoch`` (epoch of the lowest validation loss, whose
-        weights the module now holds; None without validation data) and
+        weights the module now holds; None without validation data),
         ``stopped_early`` (True when the patience ran out) and ``lr`` (the
         learning rate of each epoch).  The module is left in eval mode.
 
