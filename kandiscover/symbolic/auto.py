@@ -23,7 +23,7 @@ import torch
 from .._validation import check_fraction, check_int
 from ..errors import TrainingError
 from . import library
-from .edgefit import EdgeFit, fit_edge
+from .edgefit import EdgeFit, fit_edge, least_squares_fit
 
 __all__ = ["auto_symbolic", "SymbolicReport", "EdgeChoice", "linear_factors",
            "product_factor_edges", "sparser_readings"]
@@ -119,7 +119,6 @@ def _polish(model, x: torch.Tensor, y: torch.Tensor, max_nfev: int = 600) -> Non
     With every edge symbolic the network has a handful of parameters, and
     least squares converges to the data's own precision in a few dozen
     iterations, where LBFGS stalls on the badly scaled directions."""
-    from scipy.optimize import least_squares
 
     slots = _free_slots(model)
     params = [layer.sym_params for layer in model.layers]
@@ -136,11 +135,7 @@ def _polish(model, x: torch.Tensor, y: torch.Tensor, max_nfev: int = 600) -> Non
         return np.where(np.isfinite(r), r, 1e6)
 
     try:
-        # not method="lm": SciPy's C MINPACK (seen in 1.17.1) reads one element past the
-        # Jacobian in qrfac, so its steps depend on the heap (refits differ).  gtol=None:
-        # trf's gradient test is absolute, in the units of y (lm's is a cosine)
-        sol = least_squares(resid, theta0, method="trf", x_scale="jac", gtol=None,
-                            max_nfev=max_nfev)
+        sol = least_squares_fit(resid, theta0, max_nfev=max_nfev)
         best = sol.x if sol.cost <= 0.5 * float(np.sum(resid(theta0) ** 2)) else theta0
     except (ValueError, np.linalg.LinAlgError):
         best = theta0

@@ -153,13 +153,25 @@ def _credit_taylor(x: np.ndarray, y: np.ndarray, entry, results: list) -> list:
     return out
 
 
+def least_squares_fit(resid: Any, theta0: Any, **kwargs: Any) -> Any:
+    """``scipy.optimize.least_squares`` as every symbolic fit calls it.
+
+    The trust-region method, not ``"lm"``: SciPy's C MINPACK (seen in 1.17.1)
+    reads one element past its Jacobian in ``qrfac``, so ``"lm"``'s steps
+    depended on the heap and refits differed.  Jacobian scaling and no
+    gradient test (``gtol=None``: trf's is absolute, in the residuals' units;
+    lm's is a cosine), as ``"lm"`` had.
+    """
+    from scipy.optimize import least_squares
+    return least_squares(resid, theta0, method="trf", x_scale="jac", gtol=None, **kwargs)
+
+
 def fit_function(x: np.ndarray, y: np.ndarray, entry: "_library.SymbolicFunction",
                  weight: float = 0.5, n_starts: int = 2, refine: bool = True
                  ) -> EdgeFit | None:
     """Best ``c * f(a x + b) + d`` for one library function, or None when no
     (a, b) keeps the argument inside the function's domain.  ``refine=False``
     stops after the coarse grid (a quick estimate)."""
-    from scipy.optimize import least_squares
 
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
@@ -204,11 +216,7 @@ def fit_function(x: np.ndarray, y: np.ndarray, entry: "_library.SymbolicFunction
 
             theta0 = {"shift": [b0], "scale": [a0], "full": [a0, b0]}[kind]
             try:
-                # "trf", not "lm": see _polish in auto.py (SciPy's MINPACK reads
-                # past the Jacobian, so "lm" is not reproducible); Jacobian scaling
-                # and no absolute gradient test, as "lm" had
-                sol = least_squares(resid, theta0, method="trf", x_scale="jac", gtol=None,
-                                    xtol=1e-10, ftol=1e-12, max_nfev=60)
+                sol = least_squares_fit(resid, theta0, xtol=1e-10, ftol=1e-12, max_nfev=60)
             except (ValueError, FloatingPointError):
                 continue
             a, b = unpack(sol.x, a0, b0)
