@@ -26,7 +26,7 @@ from .plot import plot  # bound after the submodule import, so the name stays th
 from .sparsify import PruneReport, attribution, prune
 from .compare.metrics import symbolic_solution
 from .compare.hidden import HiddenStateAnalysis, hidden_state_analysis
-from .symbolic.seqrules import SeqKANRules, symbolify_seqkan
+from .symbolic.seqrules import SeqKANRules, refine_rules, symbolify_seqkan
 from .estimator import KANRegressor
 from .symbolic import library
 from .symbolic.auto import SymbolicReport, auto_symbolic
@@ -45,6 +45,7 @@ __all__ = ["KAN", "KANLayer", "SeqKAN", "History", "fit", "prune", "attribution"
            "SymbolicReport", "EdgeFit", "fit_edge", "suggest", "to_graph", "to_sympy",
            "ExpressionCheck", "to_latex", "to_text", "to_numpy", "render_check",
            "symbolic_solution", "hidden_state_analysis", "HiddenStateAnalysis",
-           "symbolify_seqkan", "SeqKANRules", "parse_formula", "compile_formula", "KandiscoverError", "InputError",
+           "symbolify_seqkan", "refine_rules", "SeqKANRules", "parse_formula",
+           "compile_formula", "KandiscoverError", "InputError",
            "InputTypeError", "ModelFileError", "PruningError", "TrainingError",
            "__version__"]

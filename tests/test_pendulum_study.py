@@ -13,7 +13,7 @@ from kandiscover.errors import InputError
 from kandiscover.kan.seqkan import SeqKAN
 from kandiscover.study import pendulum as study
 from kandiscover.study.results import ResultStore
-from kandiscover.symbolic.seqrules import symbolify_seqkan
+from kandiscover.symbolic.seqrules import refine_rules, symbolify_seqkan
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +175,81 @@ def test_hidden_state_analysis_bad_input(small, trained):
         hidden_state_analysis(trained, np.zeros((3, 3)), symbolic=False)
 
 
+def _bce(model, X, Y):
+    with torch.no_grad():
+        z = torch.as_tensor(model.decision_function(X), dtype=torch.float64)
+    return float(torch.nn.functional.binary_cross_entropy_with_logits(
+        z, torch.as_tensor(Y, dtype=torch.float64)))
+
+
+def test_refined_rules_fit_the_labels_through_the_recurrence(small, trained):
+    ds = pendulum.pendulum_view(small)
+    w, v = ds.windows("train", 50, 5), ds.windows("val", 50, 5)
+    rules = symbolify_seqkan(trained, w.inputs, input_names=["theta", "omega"],
+                             output_names=list(pendulum.LABELS))
+    before = {k: v.detach().clone() for k, v in rules.model.state_dict().items()}
+    with torch.random.fork_rng():
+        torch.set_num_threads(1)
+        ref = refine_rules(rules, w.inputs, w.labels, v.inputs, v.labels, epochs=6,
+                           digits=12)
+        again = refine_rules(rules, w.inputs, w.labels, v.inputs, v.labels, epochs=6,
+                             digits=12)
+    # the given rules are untouched; the same call gives the same rules
+    assert all(torch.equal(before[k], t) for k, t in rules.model.state_dict().items())
+    assert [str(e) for e in ref.update + ref.output] == [
+        str(e) for e in again.update + again.output]
+    assert ref.history is not None and rules.history is None
+    assert ref.r2 == rules.r2 and ref.output_names == list(pendulum.LABELS)
+    # the edges keep their functions, the constants move, the loss falls
+    for a in ("phi_h", "phi_o"):
+        old, new = getattr(rules.model, a).layers[0], getattr(ref.model, a).layers[0]
+        assert {k: e.name for k, e in old.symbolic.items()} == {
+            k: e.name for k, e in new.symbolic.items()}
+        assert not torch.equal(old.sym_params, new.sym_params)
+    assert _bce(ref.model, v.inputs, v.labels) < _bce(rules.model, v.inputs, v.labels)
+    assert _bce(ref.model, w.inputs, w.labels) < _bce(rules.model, w.inputs, w.labels)
+    # the rules are read again: the update rule is the refined model's first step
+    x = w.inputs[:20]
+    h = ref.model.hidden_states(x).detach().numpy()
+    th, om = sympy.symbols("theta omega")
+    hp = sympy.symbols("h1_prev h2_prev")
+    for k, e in enumerate(ref.update):
+        got = sympy.lambdify([th, om, *hp], e, "numpy")(x[:, 0, 0], x[:, 0, 1], 0.0, 0.0)
+        np.testing.assert_allclose(got, h[:, 0, k], atol=2e-3)
+    assert ref.update != rules.update
+
+
+def test_refine_rules_bad_input(small, trained):
+    ds = pendulum.pendulum_view(small)
+    w = ds.windows("train", 50, 5)
+    with pytest.raises(InputError, match="SeqKANRules"):
+        refine_rules(trained, w.inputs, w.labels)
+    rules = symbolify_seqkan(trained, w.inputs[:8], input_names=["theta", "omega"])
+    loose = rules.model.phi_h.layers[0]
+    loose.set_spline(0, 0)
+    with pytest.raises(InputError, match="phi_h still has spline edges"):
+        refine_rules(rules, w.inputs, w.labels)
+    rules = symbolify_seqkan(trained, w.inputs[:8], input_names=["theta", "omega"])
+    with pytest.raises(InputError, match="binary labels"):
+        refine_rules(rules, w.inputs, w.labels * 2.0)
+    with pytest.raises(InputError, match="max_windows"):
+        refine_rules(rules, w.inputs, w.labels, max_windows=0)
+
+
+def test_hidden_state_analysis_with_refined_rules(small, trained):
+    a = hidden_state_analysis(trained, small, "test_extrap", refined=True)
+    assert a.refined is not None and a.refined.history is not None
+    for lab in pendulum.LABELS:
+        assert set(a.labels[lab]) == {"auc_model", "auc_symbolic", "auc_analytic",
+                                      "rho_analytic", "auc_refined", "rho_analytic_refined"}
+    assert "refined rules" in a.summary()
+    b = hidden_state_analysis(trained, small, "test_interp", symbolic=a.rules,
+                              refined=a.refined)
+    assert b.refined is a.refined
+    with pytest.raises(InputError, match="symbolic=False"):
+        hidden_state_analysis(trained, small, symbolic=False, refined=True)
+
+
 # -------------------------------------------------------------------- store
 def test_result_store_round_trip_and_refusals(tmp_path):
     path = tmp_path / "r" / "results.h5"
@@ -228,6 +303,10 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
     assert any("theta_amp" in e for e in rules["update"] + rules["output"]), rules
     assert "\\theta_{\\mathrm{amp}}" in report.split("## Extracted rules")[1]
     assert "swing amplitude theta_amp" in report
+    an = store.get("analysis-seqkan-seed0", group="extra")
+    assert an["refined"]["epochs_run"] >= 1 and "auc_refined" in an["test_extrap"]["labels"][
+        "energy_increasing"]
+    assert "AUC refined" in report and "Refined (" in report
     # the stored model is the trained one
     m = study.load_seqkan(store.get("seqkan-seed0"))
     w = pendulum.pendulum_view(small).windows("test_extrap", 50, 5)
@@ -323,6 +402,18 @@ def test_parallel_workers_give_the_serial_results(tmp_path, small):
                                       serial["arrays"]["proba.test_extrap"])
     with pytest.raises(InputError, match="workers"):
         study.run_pendulum_study(tmp_path / "bad", quick=True, dataset=small, workers=0)
+
+
+def test_parallel_analyses_give_the_serial_ones(tmp_path, small):
+    stores = [study.run_pendulum_study(tmp_path / f"w{w}", seeds=1, quick=True, dataset=small,
+                                       methods=["seqkan", "seqkan_wide"], verbose=False,
+                                       report=False, workers=w) for w in (1, 2)]
+    for key in ("analysis-seqkan-seed0", "analysis-seqkan_wide-seed0"):
+        serial, parallel = (s.get(key, group="extra") for s in stores)
+        assert parallel["status"] == "ok", parallel.get("error")
+        assert parallel["refined"]["update"] == serial["refined"]["update"]
+        np.testing.assert_array_equal(parallel["arrays"]["proba_refined.test_extrap"],
+                                      serial["arrays"]["proba_refined.test_extrap"])
 
 
 def test_cli_runs_the_study_and_names_a_bad_worker_count(tmp_path, small, capsys):
@@ -422,7 +513,7 @@ def test_a_failed_analysis_is_recorded_and_reported(tmp_path, small, monkeypatch
     def broken(*a):
         raise RuntimeError("symbolic fit exploded")
 
-    monkeypatch.setattr(study, "_analyse", broken)
+    monkeypatch.setattr(study, "_analysis", broken)
     store = study.run_pendulum_study(tmp_path, seeds=1, quick=True, dataset=small,
                                      methods=["seqkan"], verbose=False)
     assert store.get("analysis-seqkan-seed0", group="extra")["status"] == "failed"

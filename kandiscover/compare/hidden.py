@@ -12,9 +12,12 @@ the labels:
   variable, over the window-end values (the state the output reads);
 * **rules**: the symbolified update and output rules
   (:func:`~kandiscover.symbolic.seqrules.symbolify_seqkan`) as sympy and LaTeX;
+* **refined rules** (optional): the same rules with their constants fitted
+  through the recurrence on the labels
+  (:func:`~kandiscover.symbolic.seqrules.refine_rules`);
 * **labels**: per label, the ROC-AUC of the trained model and of its
-  symbolic copy, and (where the dataset defines it, see
-  :func:`kandiscover.data.pendulum.analytic_decisions`) the Spearman
+  symbolic copy (and of the refined rules), and (where the dataset defines
+  it, see :func:`kandiscover.data.pendulum.analytic_decisions`) the Spearman
   correlation of the symbolic logit with the analytic decision value.
 """
 
@@ -30,7 +33,7 @@ from sklearn.metrics import roc_auc_score
 
 from ..data.dataset import SequenceDataset, SequenceWindows
 from ..errors import InputError
-from ..symbolic.seqrules import SeqKANRules, symbolify_seqkan
+from ..symbolic.seqrules import SeqKANRules, refine_rules, symbolify_seqkan
 
 __all__ = ["HiddenStateAnalysis", "hidden_state_analysis"]
 
@@ -45,7 +48,8 @@ class HiddenStateAnalysis:
     each hidden variable to an array of rho per hidden unit.  ``labels`` maps
     each label to a dict with ``auc_model``, ``auc_symbolic`` and, when the
     dataset defines the label analytically, ``rho_analytic`` (Spearman of the
-    symbolic logit with the analytic decision value) and ``auc_analytic``.
+    symbolic logit with the analytic decision value) and ``auc_analytic``;
+    with ``refined`` rules also ``auc_refined`` (and ``rho_analytic_refined``).
     """
 
     split: str
@@ -56,6 +60,7 @@ class HiddenStateAnalysis:
     spearman: dict[str, np.ndarray]
     labels: dict[str, dict[str, float]] = field(default_factory=dict)
     rules: SeqKANRules | None = None
+    refined: SeqKANRules | None = None
 
     def best_unit(self) -> tuple[int, str, float]:
         """(unit index, variable name, rho) of the largest |rho|."""
@@ -71,8 +76,10 @@ class HiddenStateAnalysis:
         for name, rho in self.spearman.items():
             lines.append(f"  Spearman rho with {name}: "
                          + ", ".join(f"h{k + 1} {r:+.3f}" for k, r in enumerate(rho)))
-        if self.rules is not None:
-            lines += [f"  {t}" for t in self.rules.update_latex() + self.rules.output_latex()]
+        for what, rules in (("symbolic copy", self.rules), ("refined rules", self.refined)):
+            if rules is not None:
+                lines.append(f"  {what}:")
+                lines += [f"    {t}" for t in rules.update_latex() + rules.output_latex()]
         for lab, d in self.labels.items():
             lines.append(f"  {lab}: " + ", ".join(f"{k} {v:.3f}" for k, v in d.items()))
         return "\n".join(lines)
@@ -94,7 +101,8 @@ def _rho(a: np.ndarray, b: np.ndarray) -> float:
 def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_extrap", *,
                           window: int | None = None, stride: int | None = None,
                           variables: Sequence[str] | None = None,
-                          symbolic: bool | SeqKANRules = True, fit_split: str = "train",
+                          symbolic: bool | SeqKANRules = True,
+                          refined: bool | SeqKANRules = False, fit_split: str = "train",
                           lib: Sequence[str] | None = None,
                           max_samples: int = 3000) -> HiddenStateAnalysis:
     """Relate a trained seqKAN's hidden state and rules to the hidden truth.
@@ -112,6 +120,10 @@ def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_ex
     variables : hidden variables to correlate with (default: all of them)
     symbolic : True to symbolify the model on ``fit_split``, False to skip
         the rules, or rules from :func:`symbolify_seqkan` to reuse
+    refined : True to refine the symbolic rules (:func:`refine_rules`, default
+        settings) on the windows and labels of ``fit_split``, validated on the
+        ``"val"`` split when the dataset has one; False to skip; or rules from
+        :func:`refine_rules` to reuse
     lib, max_samples : passed to :func:`symbolify_seqkan`
     """
     from ..data import pendulum
@@ -154,18 +166,30 @@ def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_ex
                                  input_names=w.feature_names, output_names=w.label_names,
                                  lib=lib, max_samples=max_samples)
     out.rules = rules
+    if refined is True:
+        if rules is None:
+            raise InputError("refined=True needs the symbolic rules (symbolic=False was given)")
+        fit = ds.windows(fit_split, window, stride)
+        val = (ds.windows("val", window, stride)
+               if "val" in ds.groups.get("splits", {}) and fit_split != "val" else None)
+        refined = refine_rules(rules, fit.inputs, fit.labels,
+                               None if val is None else val.inputs,
+                               None if val is None else val.labels)
+    out.refined = refined if isinstance(refined, SeqKANRules) else None
     # logits, not probabilities: float32 probabilities saturate at |logit| > ~17
     p_model = model.decision_function(w.inputs)
-    p_sym = rules.model.decision_function(w.inputs) if rules is not None else None
     analytic = pendulum.analytic_decisions(ds) if is_pendulum else {}
+    scored = [(suffix, r.model.decision_function(w.inputs))
+              for suffix, r in (("symbolic", rules), ("refined", out.refined)) if r is not None]
     for j, lab in enumerate(w.label_names):
         y = w.labels[:, j]
         d = {"auc_model": _auc(y, p_model[:, j])}
-        if p_sym is not None:
-            d["auc_symbolic"] = _auc(y, p_sym[:, j])
-            if lab in analytic:
-                ref = analytic[lab][w.sequence, w.last_step]
-                d["auc_analytic"] = _auc(y, ref)
-                d["rho_analytic"] = _rho(p_sym[:, j], ref)
+        ref = analytic[lab][w.sequence, w.last_step] if lab in analytic else None
+        if ref is not None and scored:
+            d["auc_analytic"] = _auc(y, ref)
+        for suffix, p in scored:
+            d[f"auc_{suffix}"] = _auc(y, p[:, j])
+            if ref is not None:
+                d["rho_analytic" + ("" if suffix == "symbolic" else "_refined")] = _rho(p[:, j], ref)
         out.labels[lab] = d
     return out

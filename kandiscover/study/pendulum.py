@@ -27,7 +27,8 @@ in raw variables.
 Each finished run goes to ``results.h5`` at once (:class:`ResultStore`); a
 rerun skips finished runs; ``workers`` trains runs in parallel processes.
 The seqKAN runs then get a hidden-state analysis
-(:func:`kandiscover.compare.hidden.hidden_state_analysis`), and
+(:func:`kandiscover.compare.hidden.hidden_state_analysis`, with the symbolic
+rules refined through the recurrence; also ``workers`` at a time), and
 :mod:`.pendulum_report` writes report.md and the figures.
 """
 
@@ -264,30 +265,49 @@ def load_seqkan(run: dict):
     return m
 
 
-def _analyse(store: ResultStore, ds: SequenceDataset, key: str, cfg: dict) -> None:
+def _analysis(run: dict, ds: SequenceDataset, cfg: dict) -> tuple[dict, dict]:
+    """The hidden-state analysis of a stored seqKAN run: its hidden state against
+    L and L_dot, its symbolic rules (the copy and the refined ones, see
+    :func:`~kandiscover.symbolic.seqrules.refine_rules`) and their AUCs."""
     from ..compare.hidden import hidden_state_analysis
-    run = store.get(key)
     model = load_seqkan(run)
     length, stride = window_args(cfg)
     win = dict(window=length, stride=stride)
-    first = hidden_state_analysis(model, ds, "test_extrap", **win)
-    attrs: dict[str, Any] = {"run": key, "status": "ok", "rules": {
-        "update": [str(e) for e in first.rules.update],
-        "output": [str(e) for e in first.rules.output],
-        "update_latex": first.rules.update_latex(), "output_latex": first.rules.output_latex(),
-        "r2": first.rules.r2}}
+    first = hidden_state_analysis(model, ds, "test_extrap", refined=True, **win)
+    attrs: dict[str, Any] = {"run": run["key"], "status": "ok"}
+    for name, rules in (("rules", first.rules), ("refined", first.refined)):
+        attrs[name] = {
+            "update": [str(e) for e in rules.update], "output": [str(e) for e in rules.output],
+            "update_latex": rules.update_latex(), "output_latex": rules.output_latex(),
+            "r2": rules.r2}
+    h = first.refined.history
+    attrs["refined"] |= {"epochs_run": len(h.train_loss), "best_epoch": h.best_step,
+                         "best_val_loss": None if h.best_step is None
+                         else float(h.val_loss[h.best_step])}
     arrays: dict[str, np.ndarray] = {}
     for split in TEST_SPLITS:
         a = first if split == "test_extrap" else hidden_state_analysis(
-            model, ds, split, symbolic=first.rules, **win)
+            model, ds, split, symbolic=first.rules, refined=first.refined, **win)
         attrs[split] = {"spearman": {k: v.tolist() for k, v in a.spearman.items()},
                         "labels": a.labels, "best_unit": list(a.best_unit())}
         arrays[f"hidden_last.{split}"] = a.hidden[:, -1].astype(np.float32)
         arrays[f"sequence.{split}"] = a.sequence
         arrays[f"last_step.{split}"] = a.last_step
-        arrays[f"proba_symbolic.{split}"] = a.rules.model.predict_proba(
-            ds.windows(split, length, stride).inputs).astype(np.float32)
-    store.add(f"analysis-{key}", attrs, arrays, group="extra")
+        X = ds.windows(split, length, stride).inputs
+        arrays[f"proba_symbolic.{split}"] = a.rules.model.predict_proba(X).astype(np.float32)
+        arrays[f"proba_refined.{split}"] = a.refined.model.predict_proba(X).astype(np.float32)
+    return attrs, arrays
+
+
+def _guarded_analysis(run: dict, cfg: dict, ds: SequenceDataset | None = None
+                      ) -> tuple[dict, dict]:
+    """:func:`_analysis`, a failure becoming a failed entry; ``ds`` defaults to
+    the dataset a worker process was started with."""
+    try:
+        return _analysis(run, _WORKER_INPUTS if ds is None else ds, cfg)
+    except _RUN_ERRORS as exc:
+        return {"run": run["key"], "status": "failed",
+                "error": f"{type(exc).__name__}: {exc}"}, {}
 
 
 # ------------------------------------------------------------------- study
@@ -400,7 +420,7 @@ def _guarded_run(method: str, cfg: dict, seed: int, inputs: dict | None = None
     return attrs, arrays
 
 
-_WORKER_INPUTS: dict | None = None
+_WORKER_INPUTS: Any = None   # the training inputs, or the dataset for the analyses
 
 
 def _start_worker(inputs: dict) -> None:
@@ -409,28 +429,38 @@ def _start_worker(inputs: dict) -> None:
     torch.set_num_threads(1)
 
 
-def _runs(todo: list[tuple[str, int]], cfg: dict, inputs: dict, workers: int):
-    """Yield ``(method, seed, attrs, arrays)`` of the runs ``todo`` as they
-    finish, ``workers`` at a time.  A worker that dies or raises outside the
-    guard gives a failed run (retried by the next resume); leaving early
-    cancels the runs not started."""
+def _pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: Callable):
+    """Yield ``(job, fn(*job))`` as the jobs finish, ``workers`` at a time, each
+    worker process started with ``shared`` (``fn``'s last argument in the serial
+    case).  A worker that dies or raises gives ``failed(job, exc)`` (retried by
+    the next resume); leaving early cancels the jobs not started."""
     if workers == 1:
-        for method, seed in todo:
-            yield (method, seed, *_guarded_run(method, cfg, seed, inputs))
+        for job in jobs:
+            yield job, fn(*job, shared)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(inputs,))
+                               initializer=_start_worker, initargs=(shared,))
     try:
-        futures = {pool.submit(_guarded_run, m, cfg, s): (m, s) for m, s in todo}
+        futures = {pool.submit(fn, *job): job for job in jobs}
         for fut in as_completed(futures):
-            method, seed = futures[fut]
+            job = futures[fut]
             try:
-                attrs, arrays = fut.result()
+                result = fut.result()
             except Exception as exc:    # noqa: BLE001 - e.g. BrokenProcessPool: recorded
-                attrs, arrays = _failed(method, seed, exc), {}
-            yield method, seed, attrs, arrays
+                result = failed(job, exc)
+            yield job, result
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _runs(todo: list[tuple[str, int]], cfg: dict, inputs: dict, workers: int):
+    """Yield ``(method, seed, attrs, arrays)`` of the training runs ``todo``
+    (method, seed) as they finish, ``workers`` at a time."""
+    jobs = [(m, cfg, s) for m, s in todo]
+    for (method, _, seed), (attrs, arrays) in _pooled(
+            _guarded_run, jobs, inputs, workers,
+            lambda job, exc: (_failed(job[0], job[2], exc), {})):
+        yield method, seed, attrs, arrays
 
 
 def _run(out: Path, seeds: int, quick: bool, methods: list[str],
@@ -457,18 +487,19 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
         if attrs["status"] != "ok" and verbose:
             tqdm.write(f"{key}: {attrs['status']}: {attrs['error']}")
     bar.close()
-    for key in tqdm([k for k in store.keys() if k.split("-seed")[0] in _SEQKANS
-                     and store.get(k)["status"] == "ok"],
-                    desc="hidden-state analysis", disable=not verbose):
-        if not store.has(f"analysis-{key}", group="extra"):
-            try:
-                _analyse(store, ds, key, cfg)
-            except _RUN_ERRORS as exc:
-                store.add(f"analysis-{key}", {"run": key, "status": "failed",
-                                              "error": f"{type(exc).__name__}: {exc}"},
-                          group="extra")
-                if verbose:
-                    tqdm.write(f"hidden-state analysis of {key} failed: {exc}")
+    todo_an = [k for k in store.keys() if k.split("-seed")[0] in _SEQKANS
+               and store.get(k)["status"] == "ok" and not store.has(f"analysis-{k}", group="extra")]
+    jobs = [(store.get(k) | {"key": k}, cfg) for k in todo_an]
+    bar = tqdm(total=len(jobs), desc="hidden-state analysis", disable=not verbose, unit="run")
+    for (run, _), (attrs, arrays) in _pooled(
+            _guarded_analysis, jobs, ds, min(workers, len(jobs)) or 1,
+            lambda job, exc: ({"run": job[0]["key"], "status": "failed",
+                               "error": f"{type(exc).__name__}: {exc}"}, {})):
+        store.add(f"analysis-{run['key']}", attrs, arrays, group="extra")
+        bar.update()
+        if attrs["status"] != "ok" and verbose:
+            tqdm.write(f"hidden-state analysis of {run['key']} failed: {attrs['error']}")
+    bar.close()
     if report:
         from .pendulum_report import write_report
         write_report(store, ds, out)

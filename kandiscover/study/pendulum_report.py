@@ -298,24 +298,37 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
               "(theta, omega in rad and rad/s; the `_prev` variables are the previous step; "
               "`_rms`, `_amp` and `_w0` ones the window statistics of the scaled inputs, see "
               "Inputs above). "
-              "The symbolic model is then run as a seqKAN and scored.", ""]
+              "The symbolic model is then run as a seqKAN and scored (the *copy*). The "
+              "edge fits' small errors add up over the steps of a window, so the copy is "
+              "then trained as a whole on the training labels, through the recurrence: the "
+              "edges keep their functions, their constants move "
+              "(`kandiscover.symbolic.seqrules.refine_rules`; the *refined* rules).", ""]
         for name, an in analyses:
-            rules = an["rules"]
-            L += [f"### {an['run']}", "", f"r^2 of the symbolic maps against the trained "
-                  f"ones: Phi_h {rules['r2']['phi_h']:.4f}, Phi_o {rules['r2']['phi_o']:.4f}", ""]
+            L += [f"### {an['run']}", ""]
+            rules, ref = an["rules"], an.get("refined")
+            L += [f"Copy: r^2 of the symbolic maps against the trained ones: Phi_h "
+                  f"{rules['r2']['phi_h']:.4f}, Phi_o {rules['r2']['phi_o']:.4f}", ""]
             L += [f"$$ {t} $$" for t in rules["update_latex"] + rules["output_latex"]] + [""]
-            L += ["| label | split | AUC trained | AUC symbolic | rho(symbolic logit, analytic) |",
-                  "|---|---|---|---|---|"]
+            if ref is not None:
+                L += [f"Refined ({ref['epochs_run']} epochs, validation BCE "
+                      f"{ref['best_val_loss']:.4f} at the kept epoch):", ""]
+                L += [f"$$ {t} $$" for t in ref["update_latex"] + ref["output_latex"]] + [""]
+            L += ["| label | split | AUC trained | AUC copy | AUC refined | "
+                  "rho(copy, analytic) | rho(refined, analytic) |",
+                  "|---|---|---|---|---|---|---|"]
+            nan = float("nan")
             for split in ("test_interp", "test_extrap"):
                 for lab, d in an[split]["labels"].items():
                     L.append(f"| {lab} | {split} | {d['auc_model']:.3f} | "
-                             f"{d.get('auc_symbolic', float('nan')):.3f} | "
-                             f"{d.get('rho_analytic', float('nan')):+.3f} |")
+                             f"{d.get('auc_symbolic', nan):.3f} | "
+                             f"{d.get('auc_refined', nan):.3f} | "
+                             f"{d.get('rho_analytic', nan):+.3f} | "
+                             f"{d.get('rho_analytic_refined', nan):+.3f} |")
             L.append("")
         L += ["The analytic rules the labels were made from: energy_increasing is "
               "$\\dot E > 0$ with $\\dot E = -\\dot L\\,(g\\cos\\theta + L\\omega^2 - \\ddot L)$; "
               "near_equilibrium is $(1-\\cos\\theta) + L\\omega^2/(2g) < 1-\\cos\\theta^*$. "
-              "The last column is the Spearman correlation of the symbolic model's logit "
+              "The rho columns are the Spearman correlation of the symbolic model's logit "
               "with the analytic decision value (right side minus left side).", ""]
         an0 = next((a for n, a in analyses if a["run"] == "seqkan-seed0"), analyses[0][1])
         try:

@@ -33,7 +33,7 @@ from .auto import auto_symbolic
 from .export import round_floats, to_latex
 from .expression import to_sympy
 
-__all__ = ["SeqKANRules", "symbolify_seqkan", "feature_exprs"]
+__all__ = ["SeqKANRules", "symbolify_seqkan", "refine_rules", "feature_exprs"]
 
 
 @dataclass
@@ -48,7 +48,9 @@ class SeqKANRules:
     :func:`feature_exprs`).  ``model``
     is the seqKAN copy whose maps are the symbolic ones; ``r2`` maps
     ``"phi_h"``/``"phi_o"`` to the r^2 of each symbolic map against the
-    trained one on the traced inputs.
+    trained one on the traced inputs.  ``history`` is the
+    :class:`~kandiscover.kan.train.History` of :func:`refine_rules` (None for
+    rules it did not refine).
     """
 
     update: list[sympy.Expr]
@@ -57,6 +59,7 @@ class SeqKANRules:
     output_names: list[str]
     model: Any
     r2: dict[str, float]
+    history: Any = None
 
     def update_latex(self) -> list[str]:
         return [f"h_{{{k + 1}}}(t) = " + to_latex(e) for k, e in enumerate(self.update)]
@@ -163,13 +166,21 @@ def symbolify_seqkan(model, X: Any, *, input_names: Sequence[str] | None = None,
         with torch.no_grad():
             r2[attr] = _r2(target, new(new.as_tensor(xin)).cpu().numpy())
         setattr(sym, attr, new)
+    update, output = _read_rules(sym, names_in, xh, xo, digits)
+    return SeqKANRules(update, output, names_in, names_out, sym, r2)
 
+
+def _read_rules(sym, names_in: list[str], xh: np.ndarray, xo: np.ndarray, digits: int
+                ) -> tuple[list[sympy.Expr], list[sympy.Expr]]:
+    """The update and output rules of a seqKAN with symbolic maps, in raw
+    units (``xh``, ``xo``: traced inputs of its maps, to check the reading)."""
+    H = sym.hidden_size
     # names of the maps' inputs in normalised units, then back to raw units
-    mean, std = model.normalization()
-    x_now, x_prev = feature_exprs(model, names_in), feature_exprs(model, names_in, "_prev")
+    mean, std = sym.normalization()
+    x_now, x_prev = feature_exprs(sym, names_in), feature_exprs(sym, names_in, "_prev")
     h_prev = sympy.symbols([f"h{k + 1}_prev" for k in range(H)])
     h_now = sympy.symbols([f"h{k + 1}" for k in range(H)])
-    zn = [f"z{i + 1}" for i in range(model.n_features)]
+    zn = [f"z{i + 1}" for i in range(sym.n_features)]
     z_syms = sympy.symbols(zn)
 
     def raw(exprs: list[sympy.Expr], xs: Sequence[sympy.Expr]) -> list[sympy.Expr]:
@@ -178,10 +189,68 @@ def symbolify_seqkan(model, X: Any, *, input_names: Sequence[str] | None = None,
 
     h_names = zn + [str(s) for s in h_prev]
     upd = raw(_map_expr(sym.phi_h, h_names, xh), x_now)
-    if model.squash == "tanh":
+    if sym.squash == "tanh":
         upd = [sympy.tanh(e) for e in upd]
-    if model.variant == "wide":
+    if sym.variant == "wide":
         out = [_rounded(e, digits) for e in _map_expr(sym.phi_o, [str(s) for s in h_now], xo)]
     else:
         out = raw(_map_expr(sym.phi_o, zn + [str(s) for s in h_now], xo), x_prev)
-    return SeqKANRules(upd, out, names_in, names_out, sym, r2)
+    return upd, out
+
+
+def refine_rules(rules: SeqKANRules, X: Any, Y: Any, X_val: Any = None, Y_val: Any = None, *,
+                 epochs: int = 20, lr: float = 1e-3, batch_size: int = 256, patience: int = 5,
+                 max_windows: int | None = 16000, max_samples: int = 3000,
+                 digits: int = 4) -> SeqKANRules:
+    """Fit the constants of symbolic rules through the recurrence.
+
+    :func:`symbolify_seqkan` fits every edge on its own, against the trained
+    edge.  The small differences add up over the steps of a sequence, so the
+    symbolic copy can lose part of what the trained model detects.  Here the
+    symbolic seqKAN is trained as a whole, with the loss of
+    :meth:`SeqKAN.fit` (binary cross-entropy of the last step, early stopping
+    on ``X_val``, ``Y_val``, cosine learning-rate schedule, no grid updates).
+    The functions of the edges stay the same; their affine constants and the
+    node maps are trained.  The rules are then read again.
+
+    Parameters
+    ----------
+    rules : rules from :func:`symbolify_seqkan` (not modified)
+    X, Y : labelled sequences (n, time, input_size), (n, output_size)
+    X_val, Y_val : validation sequences and labels (optional, together)
+    epochs, lr, batch_size, patience : training settings
+    max_windows : train on at most this many sequences of ``X``, evenly
+        spread (``None``: all of them).  Overlapping windows repeat each other,
+        and a symbolic step costs more than a spline one.
+    max_samples : traced rows used to check the reading of each map
+    digits : significant digits of the constants in the returned rules
+
+    Returns
+    -------
+    SeqKANRules whose ``model`` is the refined copy and ``history`` its
+    training history; ``r2`` is still that of the edge fits.
+    """
+    from ..kan.seqtrain import sequence_data
+
+    if not isinstance(rules, SeqKANRules):
+        raise InputError(f"refine_rules expects SeqKANRules, got {type(rules).__name__}")
+    loose = [a for a in ("phi_h", "phi_o") if any(
+        bool((layer.mask * (1.0 - layer.sym_mask)).any())
+        for layer in getattr(rules.model, a).layers)]
+    if loose:
+        raise InputError(f"refine_rules needs symbolic maps; {', '.join(loose)} still has "
+                         "spline edges")
+    max_samples = check_int(max_samples, "max_samples", 16)
+    m = rules.model
+    Xa, Ya, Xva, Yva = sequence_data(X, Y, X_val, Y_val, n_features=m.input_size,
+                                     n_labels=m.output_size)
+    if max_windows is not None and len(Xa) > check_int(max_windows, "max_windows", 1):
+        keep = np.linspace(0, len(Xa) - 1, max_windows).round().astype(np.int64)
+        Xa, Ya = Xa[keep], Ya[keep]
+    sym = copy.deepcopy(m)
+    history = sym.fit(Xa, Ya, Xva, Yva, epochs=epochs, lr=lr, batch_size=batch_size,
+                      patience=patience, grid_update_epochs=(), lr_schedule="cosine")
+    xh, xo = sym.traced_inputs(Xa, max_samples=max_samples)
+    update, output = _read_rules(sym, rules.input_names, xh, xo, digits)
+    return SeqKANRules(update, output, list(rules.input_names), list(rules.output_names), sym,
+                       dict(rules.r2), history)
