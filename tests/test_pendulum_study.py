@@ -307,6 +307,7 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
     assert an["refined"]["epochs_run"] >= 1 and "auc_refined" in an["test_extrap"]["labels"][
         "energy_increasing"]
     assert "AUC refined" in report and "Refined (" in report
+    assert "95 % interval [" in report.split("## Targets")[1]
     # the stored model is the trained one
     m = study.load_seqkan(store.get("seqkan-seed0"))
     w = pendulum.pendulum_view(small).windows("test_extrap", 50, 5)
@@ -414,6 +415,14 @@ def test_parallel_analyses_give_the_serial_ones(tmp_path, small):
         assert parallel["refined"]["update"] == serial["refined"]["update"]
         np.testing.assert_array_equal(parallel["arrays"]["proba_refined.test_extrap"],
                                       serial["arrays"]["proba_refined.test_extrap"])
+        assert parallel["workers"] == 2 and serial["workers"] == 1
+    # a resume with only the analyses left still runs them in parallel
+    keys = ["analysis-seqkan-seed0", "analysis-seqkan_wide-seed0"]
+    stores[1].remove(keys, group="extra")
+    again = study.run_pendulum_study(tmp_path / "w2", seeds=1, quick=True, dataset=small,
+                                     methods=["seqkan", "seqkan_wide"], verbose=False,
+                                     report=False, workers=2)
+    assert [again.get(k, group="extra")["workers"] for k in keys] == [2, 2]
 
 
 def test_cli_runs_the_study_and_names_a_bad_worker_count(tmp_path, small, capsys):

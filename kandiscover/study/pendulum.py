@@ -476,11 +476,11 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
 
     done = {k for k in store.keys() if store.get(k)["status"] in ("ok",)}
     todo = [(m, s) for s in range(seeds) for m in methods if f"{m}-seed{s}" not in done]
-    workers = min(workers, len(todo)) or 1
+    n_train = min(workers, len(todo)) or 1
     bar = tqdm(total=len(todo), desc="pendulum study", disable=not verbose, unit="run")
-    for method, seed, attrs, arrays in _runs(todo, cfg, inputs, workers):
+    for method, seed, attrs, arrays in _runs(todo, cfg, inputs, n_train):
         key = f"{method}-seed{seed}"
-        attrs["workers"] = workers
+        attrs["workers"] = n_train
         store.add(key, attrs, arrays)
         bar.set_postfix_str(key)
         bar.update()
@@ -490,11 +490,13 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
     todo_an = [k for k in store.keys() if k.split("-seed")[0] in _SEQKANS
                and store.get(k)["status"] == "ok" and not store.has(f"analysis-{k}", group="extra")]
     jobs = [(store.get(k) | {"key": k}, cfg) for k in todo_an]
+    n_an = min(workers, len(jobs)) or 1
     bar = tqdm(total=len(jobs), desc="hidden-state analysis", disable=not verbose, unit="run")
     for (run, _), (attrs, arrays) in _pooled(
-            _guarded_analysis, jobs, ds, min(workers, len(jobs)) or 1,
+            _guarded_analysis, jobs, ds, n_an,
             lambda job, exc: ({"run": job[0]["key"], "status": "failed",
                                "error": f"{type(exc).__name__}: {exc}"}, {})):
+        attrs["workers"] = n_an
         store.add(f"analysis-{run['key']}", attrs, arrays, group="extra")
         bar.update()
         if attrs["status"] != "ok" and verbose:

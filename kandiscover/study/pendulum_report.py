@@ -184,6 +184,26 @@ def _map_figures(store: ResultStore, ds: SequenceDataset, key: str, out: Path) -
     return files
 
 
+def _difference_text(runs: list[dict], ds: SequenceDataset, window: tuple[int, int],
+                     ours: str, base: str, label: str) -> str:
+    """The paired difference of ``ours`` and ``base`` in extrapolation ROC-AUC
+    (mean over their common seeds), with its 95 % interval from resampling the
+    test sequences (:func:`kandiscover.compare.significance.auc_difference`)."""
+    from ..compare.significance import auc_difference
+    probs = {m: {r["seed"]: r["arrays"]["proba.test_extrap"] for r in runs
+                 if r["method"] == m and r["status"] == "ok"} for m in (ours, base)}
+    seeds = sorted(set(probs[ours]) & set(probs[base]))
+    if not seeds:
+        return ""
+    w = ds.windows("test_extrap", *window)
+    j = list(w.label_names).index(label)
+    d = auc_difference(w.labels[:, j], [probs[ours][s][:, j] for s in seeds],
+                       [probs[base][s][:, j] for s in seeds], w.sequence)
+    return (f" (difference {d.difference:+.5f}, 95 % interval [{d.low:+.5f}, {d.high:+.5f}] "
+            f"over {d.n_groups} resampled test sequences, seeds {seeds}: "
+            + ("a real gap" if d.significant else "not a significant gap") + ")")
+
+
 def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike) -> Path:
     """Write report.md and the figures into ``out``; return report.md's path."""
     out = Path(out)
@@ -242,7 +262,12 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
                      + f" (target ≥ {target}: {'met' if v and v[0] >= target else 'NOT met'}); "
                      f"best baseline {_NAMES.get(best_base[1], best_base[1])} "
                      f"{best_base[0]:.5f}: {name} "
-                     f"{'higher' if v and v[0] > best_base[0] else 'NOT higher'}.")
+                     f"{'higher' if v and v[0] > best_base[0] else 'NOT higher'}"
+                     + _difference_text(runs, ds, (length, stride), ours, best_base[1], lab)
+                     + ".")
+    L.append("- The intervals come from resampling whole test sequences (their windows "
+             "overlap) with both methods scored on the same resample; they cover the "
+             "test sample, not the spread over training seeds (the ± above).")
     info = local_identification_auc(ds, "test_extrap", window=(length, stride))
     auc = info["energy_increasing"]
     L += [f"- Information check (no learning): a least-squares fit of "
