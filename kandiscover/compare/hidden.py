@@ -190,6 +190,7 @@ def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_ex
         for suffix, p in scored:
             d[f"auc_{suffix}"] = _auc(y, p[:, j])
             if ref is not None:
-                d["rho_analytic" + ("" if suffix == "symbolic" else "_refined")] = _rho(p[:, j], ref)
+                rho_key = "rho_analytic" + ("" if suffix == "symbolic" else "_refined")
+                d[rho_key] = _rho(p[:, j], ref)
         out.labels[lab] = d
     return out

@@ -306,8 +306,11 @@ def _guarded_analysis(run: dict, cfg: dict, ds: SequenceDataset | None = None
     try:
         return _analysis(run, _WORKER_INPUTS if ds is None else ds, cfg)
     except _RUN_ERRORS as exc:
-        return {"run": run["key"], "status": "failed",
-                "error": f"{type(exc).__name__}: {exc}"}, {}
+        return _failed_analysis(run["key"], exc)
+
+
+def _failed_analysis(key: str, exc: BaseException) -> tuple[dict, dict]:
+    return {"run": key, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}, {}
 
 
 # ------------------------------------------------------------------- study
@@ -423,7 +426,7 @@ def _guarded_run(method: str, cfg: dict, seed: int, inputs: dict | None = None
 _WORKER_INPUTS: Any = None   # the training inputs, or the dataset for the analyses
 
 
-def _start_worker(inputs: dict) -> None:
+def _start_worker(inputs: Any) -> None:
     global _WORKER_INPUTS
     _WORKER_INPUTS = inputs
     torch.set_num_threads(1)
@@ -494,8 +497,7 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
     bar = tqdm(total=len(jobs), desc="hidden-state analysis", disable=not verbose, unit="run")
     for (run, _), (attrs, arrays) in _pooled(
             _guarded_analysis, jobs, ds, n_an,
-            lambda job, exc: ({"run": job[0]["key"], "status": "failed",
-                               "error": f"{type(exc).__name__}: {exc}"}, {})):
+            lambda job, exc: _failed_analysis(job[0]["key"], exc)):
         attrs["workers"] = n_an
         store.add(f"analysis-{run['key']}", attrs, arrays, group="extra")
         bar.update()
