@@ -13,7 +13,8 @@ from kandiscover.errors import InputError
 from kandiscover.kan.seqkan import SeqKAN
 from kandiscover.study import pendulum as study
 from kandiscover.study.results import ResultStore
-from kandiscover.symbolic.seqrules import refine_rules, symbolify_seqkan
+from kandiscover.kan.train import torch_threads
+from kandiscover.symbolic.seqrules import _bce, refine_rules, symbolify_seqkan
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,7 @@ def trained(small):
     ds = pendulum.pendulum_view(small)
     w, v = ds.windows("train", 50, 5), ds.windows("val", 50, 5)
     m = SeqKAN(2, 2, 2, seed=0)
-    with torch.random.fork_rng():
-        torch.set_num_threads(1)
+    with torch_threads(1):
         m.fit(w.inputs, w.labels, v.inputs, v.labels, epochs=2, batch_size=64)
     return m
 
@@ -92,8 +92,7 @@ def test_window_scaled_rules_are_in_raw_variables(small, scale):
     ds = pendulum.pendulum_view(small)
     w = ds.windows("train", 50, 5)
     m = SeqKAN(2, 2, 2, window_scale=scale, dt=0.05 if scale == "oscillator" else None, seed=0)
-    with torch.random.fork_rng():
-        torch.set_num_threads(1)
+    with torch_threads(1):
         m.fit(w.inputs, w.labels, epochs=1, batch_size=64)
     rules = symbolify_seqkan(m, w.inputs, input_names=["theta", "omega"],
                              output_names=list(pendulum.LABELS), digits=12)
@@ -175,21 +174,13 @@ def test_hidden_state_analysis_bad_input(small, trained):
         hidden_state_analysis(trained, np.zeros((3, 3)), symbolic=False)
 
 
-def _bce(model, X, Y):
-    with torch.no_grad():
-        z = torch.as_tensor(model.decision_function(X), dtype=torch.float64)
-    return float(torch.nn.functional.binary_cross_entropy_with_logits(
-        z, torch.as_tensor(Y, dtype=torch.float64)))
-
-
 def test_refined_rules_fit_the_labels_through_the_recurrence(small, trained):
     ds = pendulum.pendulum_view(small)
     w, v = ds.windows("train", 50, 5), ds.windows("val", 50, 5)
     rules = symbolify_seqkan(trained, w.inputs, input_names=["theta", "omega"],
                              output_names=list(pendulum.LABELS))
     before = {k: v.detach().clone() for k, v in rules.model.state_dict().items()}
-    with torch.random.fork_rng():
-        torch.set_num_threads(1)
+    with torch_threads(1):
         ref = refine_rules(rules, w.inputs, w.labels, v.inputs, v.labels, epochs=6,
                            digits=12)
         again = refine_rules(rules, w.inputs, w.labels, v.inputs, v.labels, epochs=6,
@@ -217,6 +208,22 @@ def test_refined_rules_fit_the_labels_through_the_recurrence(small, trained):
         got = sympy.lambdify([th, om, *hp], e, "numpy")(x[:, 0, 0], x[:, 0, 1], 0.0, 0.0)
         np.testing.assert_allclose(got, h[:, 0, k], atol=2e-3)
     assert ref.update != rules.update
+
+
+def test_refinement_that_does_not_lower_the_validation_loss_keeps_the_copy(small, trained):
+    ds = pendulum.pendulum_view(small)
+    w, v = ds.windows("train", 50, 5), ds.windows("val", 50, 5)
+    rules = symbolify_seqkan(trained, w.inputs, input_names=["theta", "omega"], digits=12)
+    # trained on flipped labels, every epoch is worse on the true validation labels
+    kept = refine_rules(rules, w.inputs, 1.0 - w.labels, v.inputs, v.labels, epochs=3,
+                        digits=12)
+    assert kept.history.best_step is None and len(kept.history.val_loss) >= 1
+    assert [str(e) for e in kept.update] == [str(e) for e in rules.update]
+    assert _bce(kept.model, v.inputs, v.labels) == _bce(rules.model, v.inputs, v.labels)
+    # without validation data the trained constants are kept as they are
+    free = refine_rules(rules, w.inputs, w.labels, epochs=2, digits=12)
+    assert free.history.best_step is None and len(free.history.train_loss) == 2
+    assert _bce(free.model, w.inputs, w.labels) < _bce(rules.model, w.inputs, w.labels)
 
 
 def test_refine_rules_bad_input(small, trained):
@@ -527,3 +534,24 @@ def test_a_failed_analysis_is_recorded_and_reported(tmp_path, small, monkeypatch
                                      methods=["seqkan"], verbose=False)
     assert store.get("analysis-seqkan-seed0", group="extra")["status"] == "failed"
     assert "symbolic fit exploded" in (tmp_path / "report.md").read_text()
+    # the next run does it again
+    monkeypatch.undo()
+    store = study.run_pendulum_study(tmp_path, seeds=1, quick=True, dataset=small,
+                                     methods=["seqkan"], verbose=False)
+    assert store.get("analysis-seqkan-seed0", group="extra")["status"] == "ok"
+
+
+def test_a_failed_refinement_keeps_the_rest_of_the_analysis(tmp_path, small, monkeypatch):
+    from kandiscover.compare import hidden
+
+    def diverged(*a, **k):
+        raise RuntimeError("refinement diverged")
+
+    monkeypatch.setattr(hidden, "refine_rules", diverged)
+    store = study.run_pendulum_study(tmp_path, seeds=1, quick=True, dataset=small,
+                                     methods=["seqkan"], verbose=False)
+    an = store.get("analysis-seqkan-seed0", group="extra")
+    assert an["status"] == "ok" and "refined" not in an and "diverged" in an["refined_error"]
+    assert "auc_symbolic" in an["test_extrap"]["labels"]["energy_increasing"]
+    assert "Refining failed: RuntimeError: refinement diverged" in (
+        tmp_path / "report.md").read_text()

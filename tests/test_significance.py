@@ -25,6 +25,7 @@ def test_a_better_score_is_a_significant_gap_and_the_values_are_the_aucs():
     assert d.b == pytest.approx(roc_auc_score(y, bad))
     assert d.difference == pytest.approx(d.a - d.b) and d.difference > 0.1
     assert 0 < d.low < d.difference < d.high and d.significant and d.n_groups == 60
+    assert d.method == "BCa"
     flipped = auc_difference(y, bad, good, g, n_resamples=300)
     assert flipped.high < 0 and flipped.significant
 
@@ -33,7 +34,7 @@ def test_the_same_scores_are_no_gap():
     y, signal, g, _ = _data()
     d = auc_difference(y, signal, signal.copy(), g, n_resamples=200)
     assert d.difference == 0 and d.low == pytest.approx(0) and d.high == pytest.approx(0)
-    assert not d.significant
+    assert not d.significant and d.method == "percentile"   # BCa is undefined here
 
 
 def test_rows_are_seeds_whose_aucs_are_averaged():
@@ -72,6 +73,10 @@ def test_bad_input_is_named():
         auc_difference(y, signal, np.full(len(y), np.nan), g)
     with pytest.raises(InputError, match="groups"):
         auc_difference(y, signal, signal, g[:-1])
+    with pytest.raises(InputError, match="binary labels"):
+        auc_difference(np.where(y, 1, -1), signal, signal, g)
+    with pytest.raises(InputError, match="1-D"):
+        auc_difference(np.stack([y, y]), signal, signal, g)
     with pytest.raises(InputError, match="both classes"):
         auc_difference(np.ones(len(y)), signal, signal, g)
     with pytest.raises(InputError, match="2 groups"):

@@ -29,7 +29,8 @@ __all__ = ["AUCDifference", "auc_difference"]
 @dataclass(frozen=True)
 class AUCDifference:
     """``a - b`` in mean ROC-AUC, with its bootstrap confidence interval
-    ``(low, high)`` at ``confidence``, over ``n_groups`` resampled groups."""
+    ``(low, high)`` at ``confidence``, over ``n_groups`` resampled groups;
+    ``method`` is ``"BCa"``, or ``"percentile"`` where BCa is undefined."""
 
     a: float
     b: float
@@ -38,6 +39,7 @@ class AUCDifference:
     high: float
     confidence: float
     n_groups: int
+    method: str = "BCa"
 
     @property
     def significant(self) -> bool:
@@ -72,7 +74,11 @@ def auc_difference(y: Any, score_a: Any, score_b: Any, groups: Any, *,
     n_resamples : bootstrap resamples
     seed : seeds the resampling
     """
-    y = np.asarray(y).astype(bool).ravel()
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.isin(y, (0, 1)).all():
+        raise InputError("y must be 1-D binary labels (0/1 or bool), got "
+                         f"shape {y.shape} with values {np.unique(y)[:5]}")
+    y = y.astype(bool)
     n = len(y)
     a, b = _rows(score_a, n, "score_a"), _rows(score_b, n, "score_b")
     g = np.asarray(groups).ravel()
@@ -101,14 +107,18 @@ def auc_difference(y: Any, score_a: Any, score_b: Any, groups: Any, *,
     with warnings.catch_warnings():
         # BCa is undefined when every resample gives the same difference (for
         # example two classifiers that rank alike); the percentile interval is used
-        warnings.simplefilter("ignore", (RuntimeWarning, DegenerateDataWarning))
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)     # its 0/0 in the BCa terms
         res = bootstrap((np.arange(len(ids)),), statistic, n_resamples=n_resamples,
                         confidence_level=confidence, vectorized=False, method="BCa",
                         rng=np.random.default_rng(seed))
     low, high = (float(v) for v in (res.confidence_interval.low,
                                     res.confidence_interval.high))
+    method = "BCa"
     if not (np.isfinite(low) and np.isfinite(high)):
         tail = 50 * (1 - confidence)
         low, high = (float(v) for v in np.nanpercentile(res.bootstrap_distribution,
                                                         [tail, 100 - tail]))
-    return AUCDifference(full[0], full[1], full[0] - full[1], low, high, confidence, len(ids))
+        method = "percentile"
+    return AUCDifference(full[0], full[1], full[0] - full[1], low, high, confidence, len(ids),
+                         method)

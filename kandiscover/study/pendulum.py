@@ -273,21 +273,29 @@ def _analysis(run: dict, ds: SequenceDataset, cfg: dict) -> tuple[dict, dict]:
     model = load_seqkan(run)
     length, stride = window_args(cfg)
     win = dict(window=length, stride=stride)
-    first = hidden_state_analysis(model, ds, "test_extrap", refined=True, **win)
     attrs: dict[str, Any] = {"run": run["key"], "status": "ok"}
+    try:
+        first = hidden_state_analysis(model, ds, "test_extrap", refined=True, **win)
+    except _RUN_ERRORS as exc:          # keep the copy's analysis without refined rules
+        first = hidden_state_analysis(model, ds, "test_extrap", **win)
+        attrs["refined_error"] = f"{type(exc).__name__}: {exc}"
     for name, rules in (("rules", first.rules), ("refined", first.refined)):
-        attrs[name] = {
-            "update": [str(e) for e in rules.update], "output": [str(e) for e in rules.output],
-            "update_latex": rules.update_latex(), "output_latex": rules.output_latex(),
-            "r2": rules.r2}
-    h = first.refined.history
-    attrs["refined"] |= {"epochs_run": len(h.train_loss), "best_epoch": h.best_step,
-                         "best_val_loss": None if h.best_step is None
-                         else float(h.val_loss[h.best_step])}
+        if rules is not None:
+            attrs[name] = {
+                "update": [str(e) for e in rules.update],
+                "output": [str(e) for e in rules.output],
+                "update_latex": rules.update_latex(), "output_latex": rules.output_latex(),
+                "r2": rules.r2}
+    if first.refined is not None:
+        h = first.refined.history
+        attrs["refined"] |= {"epochs_run": len(h.train_loss), "best_epoch": (
+            -1 if h.best_step is None else int(h.best_step)), "best_val_loss": (
+            float("nan") if h.best_step is None else float(h.val_loss[h.best_step]))}
     arrays: dict[str, np.ndarray] = {}
     for split in TEST_SPLITS:
+        reuse = first.refined if first.refined is not None else False
         a = first if split == "test_extrap" else hidden_state_analysis(
-            model, ds, split, symbolic=first.rules, refined=first.refined, **win)
+            model, ds, split, symbolic=first.rules, refined=reuse, **win)
         attrs[split] = {"spearman": {k: v.tolist() for k, v in a.spearman.items()},
                         "labels": a.labels, "best_unit": list(a.best_unit())}
         arrays[f"hidden_last.{split}"] = a.hidden[:, -1].astype(np.float32)
@@ -295,7 +303,9 @@ def _analysis(run: dict, ds: SequenceDataset, cfg: dict) -> tuple[dict, dict]:
         arrays[f"last_step.{split}"] = a.last_step
         X = ds.windows(split, length, stride).inputs
         arrays[f"proba_symbolic.{split}"] = a.rules.model.predict_proba(X).astype(np.float32)
-        arrays[f"proba_refined.{split}"] = a.refined.model.predict_proba(X).astype(np.float32)
+        if a.refined is not None:
+            arrays[f"proba_refined.{split}"] = a.refined.model.predict_proba(X).astype(
+                np.float32)
     return attrs, arrays
 
 
@@ -307,6 +317,16 @@ def _guarded_analysis(run: dict, cfg: dict, ds: SequenceDataset | None = None
         return _analysis(run, _WORKER_INPUTS if ds is None else ds, cfg)
     except _RUN_ERRORS as exc:
         return _failed_analysis(run["key"], exc)
+
+
+def _analysed(store: ResultStore, key: str) -> bool:
+    """Whether run ``key`` has a finished analysis with refined rules (a failed
+    one, or one stored before the rules were refined, is done again)."""
+    name = f"analysis-{key}"
+    if not store.has(name, group="extra"):
+        return False
+    an = store.get(name, group="extra")
+    return an["status"] == "ok" and ("refined" in an or "refined_error" in an)
 
 
 def _failed_analysis(key: str, exc: BaseException) -> tuple[dict, dict]:
@@ -490,9 +510,8 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
         if attrs["status"] != "ok" and verbose:
             tqdm.write(f"{key}: {attrs['status']}: {attrs['error']}")
     bar.close()
-    todo_an = [k for k in store.keys() if k.split("-seed")[0] in _SEQKANS
-               and store.get(k)["status"] == "ok" and not store.has(f"analysis-{k}", group="extra")]
-    jobs = [(store.get(k) | {"key": k}, cfg) for k in todo_an]
+    jobs = [(r, cfg) for r in store.runs() if r["method"] in _SEQKANS and r["status"] == "ok"
+            and not _analysed(store, r["key"])]
     n_an = min(workers, len(jobs)) or 1
     bar = tqdm(total=len(jobs), desc="hidden-state analysis", disable=not verbose, unit="run")
     for (run, _), (attrs, arrays) in _pooled(

@@ -190,15 +190,17 @@ def _difference_text(runs: list[dict], ds: SequenceDataset, window: tuple[int, i
     (mean over their common seeds), with its 95 % interval from resampling the
     test sequences (:func:`kandiscover.compare.significance.auc_difference`)."""
     from ..compare.significance import auc_difference
-    probs = {m: {r["seed"]: r["arrays"]["proba.test_extrap"] for r in runs
-                 if r["method"] == m and r["status"] == "ok"} for m in (ours, base)}
+    w = ds.windows("test_extrap", *window)
+    j = list(w.label_names).index(label)
+    probs = {m: {r["seed"]: r["arrays"]["proba.test_extrap"][:, j] for r in runs
+                 if r["method"] == m and r["status"] == "ok"
+                 and np.isfinite(r["arrays"]["proba.test_extrap"][:, j]).all()}
+             for m in (ours, base)}
     seeds = sorted(set(probs[ours]) & set(probs[base]))
     if not seeds:
         return ""
-    w = ds.windows("test_extrap", *window)
-    j = list(w.label_names).index(label)
-    d = auc_difference(w.labels[:, j], [probs[ours][s][:, j] for s in seeds],
-                       [probs[base][s][:, j] for s in seeds], w.sequence)
+    d = auc_difference(w.labels[:, j], [probs[ours][s] for s in seeds],
+                       [probs[base][s] for s in seeds], w.sequence)
     return (f" (difference {d.difference:+.5f}, 95 % interval [{d.low:+.5f}, {d.high:+.5f}] "
             f"over {d.n_groups} resampled test sequences, seeds {seeds}: "
             + ("a real gap" if d.significant else "not a significant gap") + ")")
@@ -334,10 +336,15 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
             L += [f"Copy: r^2 of the symbolic maps against the trained ones: Phi_h "
                   f"{rules['r2']['phi_h']:.4f}, Phi_o {rules['r2']['phi_o']:.4f}", ""]
             L += [f"$$ {t} $$" for t in rules["update_latex"] + rules["output_latex"]] + [""]
-            if ref is not None:
+            if ref is not None and ref.get("best_epoch", 0) < 0:
+                L += [f"Refined: none of {ref['epochs_run']} epochs lowered the copy's "
+                      "validation loss, so the copy is kept.", ""]
+            elif ref is not None:
                 L += [f"Refined ({ref['epochs_run']} epochs, validation BCE "
                       f"{ref['best_val_loss']:.4f} at the kept epoch):", ""]
                 L += [f"$$ {t} $$" for t in ref["update_latex"] + ref["output_latex"]] + [""]
+            if "refined_error" in an:
+                L += [f"Refining failed: {an['refined_error']}", ""]
             L += ["| label | split | AUC trained | AUC copy | AUC refined | "
                   "rho(copy, analytic) | rho(refined, analytic) |",
                   "|---|---|---|---|---|---|---|"]

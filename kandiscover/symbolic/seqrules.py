@@ -19,6 +19,7 @@ symbolic ones, so the rules can be scored by running that copy.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -198,6 +199,13 @@ def _read_rules(sym, names_in: list[str], xh: np.ndarray, xo: np.ndarray, digits
     return upd, out
 
 
+def _bce(model, X: np.ndarray, Y: np.ndarray) -> float:
+    """Mean binary cross-entropy of a seqKAN's last-step logits (float64)."""
+    z = torch.as_tensor(model.decision_function(X), dtype=torch.float64)
+    return float(torch.nn.functional.binary_cross_entropy_with_logits(
+        z, torch.as_tensor(Y, dtype=torch.float64)))
+
+
 def refine_rules(rules: SeqKANRules, X: Any, Y: Any, X_val: Any = None, Y_val: Any = None, *,
                  epochs: int = 20, lr: float = 1e-3, batch_size: int = 256, patience: int = 5,
                  max_windows: int | None = 16000, max_samples: int = 3000,
@@ -228,7 +236,10 @@ def refine_rules(rules: SeqKANRules, X: Any, Y: Any, X_val: Any = None, Y_val: A
     Returns
     -------
     SeqKANRules whose ``model`` is the refined copy and ``history`` its
-    training history; ``r2`` is still that of the edge fits.
+    training history; ``r2`` is still that of the edge fits.  With validation
+    data the refined constants are kept only if they lower the validation
+    loss of the given rules; otherwise the rules come back unchanged (read
+    again) with ``history.best_step`` None.
     """
     from ..kan.seqtrain import sequence_data
 
@@ -250,6 +261,10 @@ def refine_rules(rules: SeqKANRules, X: Any, Y: Any, X_val: Any = None, Y_val: A
     sym = copy.deepcopy(m)
     history = sym.fit(Xa, Ya, Xva, Yva, epochs=epochs, lr=lr, batch_size=batch_size,
                       patience=patience, grid_update_epochs=(), lr_schedule="cosine")
+    if Xva is not None:
+        if history.best_step is None or not _bce(sym, Xva, Yva) < _bce(m, Xva, Yva):
+            sym = copy.deepcopy(m)        # no epoch beat the copy on validation: keep it
+            history = dataclasses.replace(history, best_step=None)
     xh, xo = sym.traced_inputs(Xa, max_samples=max_samples)
     update, output = _read_rules(sym, rules.input_names, xh, xo, digits)
     return SeqKANRules(update, output, list(rules.input_names), list(rules.output_names), sym,
