@@ -83,3 +83,16 @@ def test_bad_input_is_named():
         auc_difference(y, signal, signal, np.zeros(len(y)))
     with pytest.raises(InputError, match="confidence"):
         auc_difference(y, signal, signal, g, confidence=1.5)
+
+
+def test_the_weighted_auc_of_many_resamples_equals_sklearns():
+    from kandiscover.compare.significance import _RankedScores
+    rng = np.random.default_rng(4)
+    y = rng.random(400) < 0.3
+    score = np.round(y + rng.normal(0, 1, 400), 1)        # many ties
+    weights = rng.integers(0, 4, size=(6, 400)).astype(float)
+    weights[5] = np.where(y, 0.0, 1.0)                   # no positive left: no AUC
+    got = _RankedScores(y, score).auc(weights)
+    want = [roc_auc_score(y, score, sample_weight=w) for w in weights[:5]]
+    np.testing.assert_allclose(got[:5], want, rtol=1e-12)
+    assert np.isnan(got[5])

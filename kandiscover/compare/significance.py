@@ -1,4 +1,4 @@
-"""Is one classifier's ROC-AUC really higher than another's on the same test set?
+r"""Is one classifier's ROC-AUC really higher than another's on the same test set?
 
 Windows cut from one sequence overlap and share its hidden variables, so they
 are not independent samples: a test that treats them as such (DeLong's, or a
@@ -8,6 +8,15 @@ same resampled windows (paired), and returns the difference of their ROC-AUCs
 with a bootstrap confidence interval (:func:`scipy.stats.bootstrap`, BCa).
 Several score rows per classifier (one per training seed) are averaged as
 AUCs, as a mean-over-seeds table does.
+
+A resample is a weighting of the windows (each window counted as often as its
+group was drawn), and the scores do not change between resamples, so each
+score row is sorted once: a weighted ROC-AUC is then the Mann-Whitney sum
+:math:`\sum_j P_j (N_{<j} + N_j / 2) / (P N)` over the distinct score values
+:math:`j` (:math:`P_j, N_j` the positive and negative weight at value
+:math:`j`), computed for a block of resamples at once.  It equals
+:func:`sklearn.metrics.roc_auc_score` with ``sample_weight`` (checked by the
+tests) at about a hundredth of its time for a thousand resamples.
 """
 
 from __future__ import annotations
@@ -58,6 +67,37 @@ def _rows(score: Any, n: int, name: str) -> np.ndarray:
     return s
 
 
+class _RankedScores:
+    """One score row sorted once, for its ROC-AUC under many weightings."""
+
+    def __init__(self, y: np.ndarray, score: np.ndarray):
+        order = np.argsort(score, kind="stable")
+        s = score[order]
+        self.order = order
+        self.pos = y[order].astype(float)
+        self.starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])   # tie blocks
+
+    def auc(self, weights: np.ndarray) -> np.ndarray:
+        """ROC-AUC under each row of ``weights`` (k, n); NaN where a row lacks
+        one class."""
+        w = weights[:, self.order]
+        p = np.add.reduceat(w * self.pos, self.starts, axis=1)
+        q = np.add.reduceat(w, self.starts, axis=1) - p
+        below = np.cumsum(q, axis=1) - q
+        total_p, total_q = p.sum(axis=1), q.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = (p * (below + 0.5 * q)).sum(axis=1) / (total_p * total_q)
+        return np.where((total_p > 0) & (total_q > 0), out, np.nan)
+
+
+def _mean_auc(ranked: list[_RankedScores], weights: np.ndarray) -> np.ndarray:
+    return np.mean([r.auc(weights) for r in ranked], axis=0)
+
+
+#: Window weights held at once (resamples x windows) by the vectorized statistic.
+_BLOCK = 2_000_000
+
+
 def auc_difference(y: Any, score_a: Any, score_b: Any, groups: Any, *,
                    confidence: float = 0.95, n_resamples: int = 1000,
                    seed: int = 0) -> AUCDifference:
@@ -93,15 +133,22 @@ def auc_difference(y: Any, score_a: Any, score_b: Any, groups: Any, *,
     if len(ids) < 2:
         raise InputError("auc_difference needs at least 2 groups to resample")
 
-    def diff(weights: np.ndarray) -> float:
-        if not (y * weights).any() or not (~y * weights).any():
-            return np.nan        # a resample without one class has no AUC (nor the interval)
-        return float(np.mean([roc_auc_score(y, r, sample_weight=weights) for r in a])
-                     - np.mean([roc_auc_score(y, r, sample_weight=weights) for r in b]))
+    ranked_a = [_RankedScores(y, r) for r in a]
+    ranked_b = [_RankedScores(y, r) for r in b]
 
-    def statistic(picked: np.ndarray) -> float:
-        counts = np.bincount(picked.astype(np.int64), minlength=len(ids))
-        return diff(counts[inverse].astype(float))
+    def statistic(picked: np.ndarray, axis: int = -1) -> np.ndarray:
+        picked = np.moveaxis(np.asarray(picked, dtype=np.int64), axis, -1)
+        lead, m = picked.shape[:-1], picked.shape[-1]
+        picked = picked.reshape(-1, m)
+        out = np.empty(len(picked))
+        step = max(1, _BLOCK // n)
+        for i in range(0, len(picked), step):
+            block = picked[i:i + step]
+            rows = np.arange(len(block))[:, None] * len(ids)
+            counts = np.bincount((block + rows).ravel(), minlength=len(block) * len(ids))
+            weights = counts.reshape(len(block), len(ids))[:, inverse].astype(float)
+            out[i:i + step] = _mean_auc(ranked_a, weights) - _mean_auc(ranked_b, weights)
+        return out.reshape(lead)
 
     full = [float(np.mean([roc_auc_score(y, r) for r in s])) for s in (a, b)]
     with warnings.catch_warnings():
@@ -110,7 +157,7 @@ def auc_difference(y: Any, score_a: Any, score_b: Any, groups: Any, *,
         warnings.simplefilter("ignore", DegenerateDataWarning)
         warnings.simplefilter("ignore", RuntimeWarning)     # its 0/0 in the BCa terms
         res = bootstrap((np.arange(len(ids)),), statistic, n_resamples=n_resamples,
-                        confidence_level=confidence, vectorized=False, method="BCa",
+                        confidence_level=confidence, vectorized=True, method="BCa",
                         rng=np.random.default_rng(seed))
     low, high = (float(v) for v in (res.confidence_interval.low,
                                     res.confidence_interval.high))
