@@ -1,5 +1,7 @@
 """Hidden-state analysis, seqKAN rules, the results store and the pendulum study."""
 
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -445,15 +447,20 @@ def test_cli_runs_the_study_and_names_a_bad_worker_count(tmp_path, small, capsys
     assert (tmp_path / "s" / "report.md").exists()
 
 
-def test_failures_in_worker_processes_become_failed_runs(small):
+def test_failures_in_worker_processes_become_failed_runs_and_bugs_propagate(small):
     cfg = study.study_config(quick=True)
     cfg["rnn"]["hidden_size"] = 0           # InputError inside the guarded run
-    del cfg["lstm"]                         # KeyError: escapes the guard, caught by the pool loop
     inputs = {"raw": study._window_data(pendulum.pendulum_view(small), cfg)}
     inputs["scaled"] = study._scaled(inputs["raw"])
-    got = {m: attrs for m, _, attrs, _ in study._runs([("rnn", 0), ("lstm", 0)], cfg, inputs, 2)}
+    got = {m: attrs for m, _, attrs, _ in study._runs([("rnn", 0)], cfg, inputs, 2)}
     assert got["rnn"]["status"] == "failed" and "hidden_size" in got["rnn"]["error"]
-    assert got["lstm"]["status"] == "failed" and "KeyError" in got["lstm"]["error"]
+    del cfg["lstm"]                         # a KeyError is a bug: not a failed run
+    for workers in (1, 2):
+        with pytest.raises(KeyError, match="lstm"):
+            list(study._runs([("lstm", 0)], cfg, inputs, workers))
+    # a worker process that dies takes its job down with it, recorded as failed
+    died = list(study._pooled(os._exit, [(3,)], None, 2, lambda job, exc: type(exc).__name__))
+    assert died == [((3,), "BrokenProcessPool")]
 
 
 def test_failed_and_unavailable_runs_are_recorded(tmp_path, small, monkeypatch):

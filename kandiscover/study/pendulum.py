@@ -40,6 +40,7 @@ import os
 import platform
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -455,8 +456,12 @@ def _start_worker(inputs: Any) -> None:
 def _pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: Callable):
     """Yield ``(job, fn(*job))`` as the jobs finish, ``workers`` at a time, each
     worker process started with ``shared`` (``fn``'s last argument in the serial
-    case).  A worker that dies or raises gives ``failed(job, exc)`` (retried by
-    the next resume); leaving early cancels the jobs not started."""
+    case).  ``fn`` turns the failures it expects into failed results itself; a
+    worker process that dies (killed for memory, say) gives ``failed(job, exc)``
+    for the jobs it takes down (retried by the next resume).  Any other
+    exception is a bug and propagates, in a pool as in the serial case (the
+    results yielded before it are kept).  Leaving early cancels the jobs not
+    started."""
     if workers == 1:
         for job in jobs:
             yield job, fn(*job, shared)
@@ -469,7 +474,7 @@ def _pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: 
             job = futures[fut]
             try:
                 result = fut.result()
-            except Exception as exc:    # noqa: BLE001 - e.g. BrokenProcessPool: recorded
+            except BrokenProcessPool as exc:
                 result = failed(job, exc)
             yield job, result
     finally:
