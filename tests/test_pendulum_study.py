@@ -252,6 +252,17 @@ def test_hidden_state_analysis_with_refined_rules(small, trained):
         assert set(a.labels[lab]) == {"auc_model", "auc_symbolic", "auc_analytic",
                                       "rho_analytic", "auc_refined", "rho_analytic_refined"}
     assert "refined rules" in a.summary()
+    # the logits the AUCs were computed from, one column per label
+    from sklearn.metrics import roc_auc_score
+    w = pendulum.pendulum_view(small).windows("test_extrap", 50, 5)
+    assert set(a.decisions) == {"model", "symbolic", "refined"}
+    for j, lab in enumerate(pendulum.LABELS):
+        for name in a.decisions:
+            key = "auc_symbolic" if name == "symbolic" else f"auc_{name}"
+            assert a.labels[lab][key] == pytest.approx(
+                roc_auc_score(w.labels[:, j], a.decisions[name][:, j]), nan_ok=True)
+    np.testing.assert_allclose(a.refined.model.predict_proba(w.inputs),
+                               torch.sigmoid(torch.as_tensor(a.decisions["refined"])), rtol=1e-6)
     b = hidden_state_analysis(trained, small, "test_interp", symbolic=a.rules,
                               refined=a.refined)
     assert b.refined is a.refined

@@ -50,6 +50,9 @@ class HiddenStateAnalysis:
     dataset defines the label analytically, ``rho_analytic`` (Spearman of the
     symbolic logit with the analytic decision value) and ``auc_analytic``;
     with ``refined`` rules also ``auc_refined`` (and ``rho_analytic_refined``).
+    ``decisions`` holds the logits (n_windows, n_labels) the AUCs were computed
+    from: ``"model"``, and ``"symbolic"`` and ``"refined"`` where those rules
+    were scored.
     """
 
     split: str
@@ -61,6 +64,7 @@ class HiddenStateAnalysis:
     labels: dict[str, dict[str, float]] = field(default_factory=dict)
     rules: SeqKANRules | None = None
     refined: SeqKANRules | None = None
+    decisions: dict[str, np.ndarray] = field(default_factory=dict)
 
     def best_unit(self) -> tuple[int, str, float]:
         """(unit index, variable name, rho) of the largest |rho|."""
@@ -181,6 +185,7 @@ def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_ex
     analytic = pendulum.analytic_decisions(ds) if is_pendulum else {}
     scored = [(suffix, r.model.decision_function(w.inputs))
               for suffix, r in (("symbolic", rules), ("refined", out.refined)) if r is not None]
+    out.decisions = {"model": p_model, **dict(scored)}
     for j, lab in enumerate(w.label_names):
         y = w.labels[:, j]
         d = {"auc_model": _auc(y, p_model[:, j])}

@@ -271,6 +271,7 @@ def _analysis(run: dict, ds: SequenceDataset, cfg: dict) -> tuple[dict, dict]:
     L and L_dot, its symbolic rules (the copy and the refined ones, see
     :func:`~kandiscover.symbolic.seqrules.refine_rules`) and their AUCs."""
     from ..compare.hidden import hidden_state_analysis
+    start = time.perf_counter()
     model = load_seqkan(run)
     length, stride = window_args(cfg)
     win = dict(window=length, stride=stride)
@@ -302,11 +303,11 @@ def _analysis(run: dict, ds: SequenceDataset, cfg: dict) -> tuple[dict, dict]:
         arrays[f"hidden_last.{split}"] = a.hidden[:, -1].astype(np.float32)
         arrays[f"sequence.{split}"] = a.sequence
         arrays[f"last_step.{split}"] = a.last_step
-        X = ds.windows(split, length, stride).inputs
-        arrays[f"proba_symbolic.{split}"] = a.rules.model.predict_proba(X).astype(np.float32)
-        if a.refined is not None:
-            arrays[f"proba_refined.{split}"] = a.refined.model.predict_proba(X).astype(
-                np.float32)
+        for name in ("symbolic", "refined"):
+            if name in a.decisions:
+                arrays[f"proba_{name}.{split}"] = torch.sigmoid(
+                    torch.as_tensor(a.decisions[name])).numpy().astype(np.float32)
+    attrs["seconds"] = time.perf_counter() - start
     return attrs, arrays
 
 

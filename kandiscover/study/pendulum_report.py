@@ -332,6 +332,8 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
               "(`kandiscover.symbolic.seqrules.refine_rules`; the *refined* rules).", ""]
         for name, an in analyses:
             L += [f"### {an['run']}", ""]
+            if "seconds" in an:
+                L += [f"Analysis time (rules, refinement, scoring): {an['seconds']:.0f} s", ""]
             rules, ref = an["rules"], an.get("refined")
             L += [f"Copy: r^2 of the symbolic maps against the trained ones: Phi_h "
                   f"{rules['r2']['phi_h']:.4f}, Phi_o {rules['r2']['phi_o']:.4f}", ""]
