@@ -93,9 +93,15 @@ PARSEABLE_SYMBOLS = frozenset({
 #: logit(0.9) = ln 9 (negatives get minus this).
 LOGIT_TARGET = math.log(9.0)
 #: Relative agreement required between the parsed formula and Operon's predict
-#: (loosened to 10x the formula's own float32 rounding where that is larger:
-#: Operon computes in float32; see :func:`check_reproduces`).
+#: (loosened to ``FLOAT32_FACTOR`` times the formula's own float32 rounding where
+#: that is larger: Operon computes in float32; see :func:`check_reproduces`).
 CHECK_RTOL = 1e-6
+#: Operon's float32 evaluation (its own operation order and vectorized math
+#: functions) differs from numpy's float32 evaluation of the same formula by
+#: more than numpy's own rounding: on a cancellation-heavy pendulum formula the
+#: worst row was 15.6 times numpy's (1.47e-5 against 9.4e-7).  A parsing error
+#: changes values by orders of magnitude more.
+FLOAT32_FACTOR = 100.0
 #: Decimals Operon prints before the numbers are rewritten (float32 reaches 1e-45).
 _PRECISION = 60
 _TARGETS = ("logit", "probability")
@@ -238,7 +244,7 @@ def check_reproduces(expr: sympy.Expr, names: Sequence[str], X: np.ndarray,
     :math:`r_{32} = \max_i |f^{32}_i - f_i| / s_i` (the formula evaluated by
     numpy in float32 and in float64) and requires
 
-    .. math:: r = \max_i |f_i - p_i| / s_i \le \max(\mathrm{rtol}, 10\, r_{32}),
+    .. math:: r = \max_i |f_i - p_i| / s_i \le \max(\mathrm{rtol}, 100\, r_{32}),
               \qquad s_i = \max(|p_i|, \mathrm{rms}(p)),
 
     where :math:`p` is Operon's prediction; non-finite values must occur on
@@ -271,7 +277,7 @@ def check_reproduces(expr: sympy.Expr, names: Sequence[str], X: np.ndarray,
     f32 = _float32_values(expr, names, X)[fa]
     ok32 = np.isfinite(f32)
     r32 = float(_relative_differences(f32[ok32], a[ok32]).max()) if ok32.any() else 0.0
-    tol = max(rtol, 10.0 * r32)
+    tol = max(rtol, FLOAT32_FACTOR * r32)
     worst = float(rel.max())
     if not worst <= tol:
         i = int(np.argmax(rel))
