@@ -191,7 +191,7 @@ def test_refined_rules_fit_the_labels_through_the_recurrence(small, trained):
     assert all(torch.equal(before[k], t) for k, t in rules.model.state_dict().items())
     assert [str(e) for e in ref.update + ref.output] == [
         str(e) for e in again.update + again.output]
-    assert ref.history is not None and rules.history is None
+    assert ref.history is not None and rules.history is None and not ref.kept_copy
     assert ref.r2 == rules.r2 and ref.output_names == list(pendulum.LABELS)
     # the edges keep their functions, the constants move, the loss falls
     for a in ("phi_h", "phi_o"):
@@ -219,12 +219,12 @@ def test_refinement_that_does_not_lower_the_validation_loss_keeps_the_copy(small
     # trained on flipped labels, every epoch is worse on the true validation labels
     kept = refine_rules(rules, w.inputs, 1.0 - w.labels, v.inputs, v.labels, epochs=3,
                         digits=12)
-    assert kept.history.best_step is None and len(kept.history.val_loss) >= 1
+    assert kept.kept_copy and len(kept.history.val_loss) >= 1
     assert [str(e) for e in kept.update] == [str(e) for e in rules.update]
     assert _bce(kept.model, v.inputs, v.labels) == _bce(rules.model, v.inputs, v.labels)
     # without validation data the trained constants are kept as they are
     free = refine_rules(rules, w.inputs, w.labels, epochs=2, digits=12)
-    assert free.history.best_step is None and len(free.history.train_loss) == 2
+    assert not free.kept_copy and len(free.history.train_loss) == 2
     assert _bce(free.model, w.inputs, w.labels) < _bce(rules.model, w.inputs, w.labels)
 
 
@@ -573,3 +573,16 @@ def test_a_failed_refinement_keeps_the_rest_of_the_analysis(tmp_path, small, mon
     assert "auc_symbolic" in an["test_extrap"]["labels"]["energy_increasing"]
     assert "Refining failed: RuntimeError: refinement diverged" in (
         tmp_path / "report.md").read_text()
+    # the next run tries the refinement again
+    monkeypatch.undo()
+    store = study.run_pendulum_study(tmp_path, seeds=1, quick=True, dataset=small,
+                                     methods=["seqkan"], verbose=False, report=False)
+    an = store.get("analysis-seqkan-seed0", group="extra")
+    assert "refined" in an and "refined_error" not in an
+    # a run trained again gets a new analysis, not the old model's
+    store.add("analysis-seqkan-seed0", {"run": "seqkan-seed0", "status": "ok",
+                                        "refined": {"stale": 1}}, group="extra")
+    store.remove(["seqkan-seed0"])
+    store = study.run_pendulum_study(tmp_path, seeds=1, quick=True, dataset=small,
+                                     methods=["seqkan"], verbose=False, report=False)
+    assert "stale" not in store.get("analysis-seqkan-seed0", group="extra")["refined"]

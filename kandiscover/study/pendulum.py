@@ -276,10 +276,11 @@ def _analysis(run: dict, ds: SequenceDataset, cfg: dict) -> tuple[dict, dict]:
     length, stride = window_args(cfg)
     win = dict(window=length, stride=stride)
     attrs: dict[str, Any] = {"run": run["key"], "status": "ok"}
+    first = hidden_state_analysis(model, ds, "test_extrap", **win)     # the copy
     try:
-        first = hidden_state_analysis(model, ds, "test_extrap", refined=True, **win)
+        first = hidden_state_analysis(model, ds, "test_extrap", symbolic=first.rules,
+                                      refined=True, **win)
     except _RUN_ERRORS as exc:          # keep the copy's analysis without refined rules
-        first = hidden_state_analysis(model, ds, "test_extrap", **win)
         attrs["refined_error"] = f"{type(exc).__name__}: {exc}"
     for name, rules in (("rules", first.rules), ("refined", first.refined)):
         if rules is not None:
@@ -290,7 +291,8 @@ def _analysis(run: dict, ds: SequenceDataset, cfg: dict) -> tuple[dict, dict]:
                 "r2": rules.r2}
     if first.refined is not None:
         h = first.refined.history
-        attrs["refined"] |= {"epochs_run": len(h.train_loss), "best_epoch": (
+        attrs["refined"] |= {"kept_copy": first.refined.kept_copy,
+                             "epochs_run": len(h.train_loss), "best_epoch": (
             -1 if h.best_step is None else int(h.best_step)), "best_val_loss": (
             float("nan") if h.best_step is None else float(h.val_loss[h.best_step]))}
     arrays: dict[str, np.ndarray] = {}
@@ -323,12 +325,13 @@ def _guarded_analysis(run: dict, cfg: dict, ds: SequenceDataset | None = None
 
 def _analysed(store: ResultStore, key: str) -> bool:
     """Whether run ``key`` has a finished analysis with refined rules (a failed
-    one, or one stored before the rules were refined, is done again)."""
+    one, one whose refinement failed, or one stored before the rules were
+    refined, is done again)."""
     name = f"analysis-{key}"
     if not store.has(name, group="extra"):
         return False
     an = store.get(name, group="extra")
-    return an["status"] == "ok" and ("refined" in an or "refined_error" in an)
+    return an["status"] == "ok" and "refined" in an
 
 
 def _failed_analysis(key: str, exc: BaseException) -> tuple[dict, dict]:
@@ -458,8 +461,9 @@ def _pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: 
     """Yield ``(job, fn(*job))`` as the jobs finish, ``workers`` at a time, each
     worker process started with ``shared`` (``fn``'s last argument in the serial
     case).  ``fn`` turns the failures it expects into failed results itself; a
-    worker process that dies (killed for memory, say) gives ``failed(job, exc)``
-    for the jobs it takes down (retried by the next resume).  Any other
+    worker process that dies (killed for memory, say) breaks the pool, and
+    every job not finished by then gives ``failed(job, exc)`` (retried by the
+    next resume).  Any other
     exception is a bug and propagates, in a pool as in the serial case (the
     results yielded before it are kept).  Leaving early cancels the jobs not
     started."""
@@ -511,6 +515,7 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
         key = f"{method}-seed{seed}"
         attrs["workers"] = n_train
         store.add(key, attrs, arrays)
+        store.remove([f"analysis-{key}"], group="extra")    # that of a model now replaced
         bar.set_postfix_str(key)
         bar.update()
         if attrs["status"] != "ok" and verbose:

@@ -338,12 +338,18 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
             L += [f"Copy: r^2 of the symbolic maps against the trained ones: Phi_h "
                   f"{rules['r2']['phi_h']:.4f}, Phi_o {rules['r2']['phi_o']:.4f}", ""]
             L += [f"$$ {t} $$" for t in rules["update_latex"] + rules["output_latex"]] + [""]
-            if ref is not None and ref.get("best_epoch", 0) < 0:
+            # files written before kept_copy: a kept copy had best_epoch -1
+            kept = ref is not None and ref.get("kept_copy", ref.get("best_epoch", 0) < 0)
+            if kept:
                 L += [f"Refined: none of {ref['epochs_run']} epochs lowered the copy's "
                       "validation loss, so the copy is kept.", ""]
+            elif ref is not None and ref.get("best_epoch", 0) < 0:
+                L += [f"Refined ({ref['epochs_run']} epochs, no validation split: the "
+                      "last epoch's constants):", ""]
             elif ref is not None:
                 L += [f"Refined ({ref['epochs_run']} epochs, validation BCE "
                       f"{ref['best_val_loss']:.4f} at the kept epoch):", ""]
+            if ref is not None and not kept:
                 L += [f"$$ {t} $$" for t in ref["update_latex"] + ref["output_latex"]] + [""]
             if "refined_error" in an:
                 L += [f"Refining failed: {an['refined_error']}", ""]

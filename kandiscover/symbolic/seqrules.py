@@ -51,7 +51,8 @@ class SeqKANRules:
     ``"phi_h"``/``"phi_o"`` to the r^2 of each symbolic map against the
     trained one on the traced inputs.  ``history`` is the
     :class:`~kandiscover.kan.train.History` of :func:`refine_rules` (None for
-    rules it did not refine).
+    rules it did not refine); ``kept_copy`` is True when :func:`refine_rules`
+    rejected its training (no lower validation loss) and returned the copy.
     """
 
     update: list[sympy.Expr]
@@ -61,6 +62,7 @@ class SeqKANRules:
     model: Any
     r2: dict[str, float]
     history: Any = None
+    kept_copy: bool = False
 
     def update_latex(self) -> list[str]:
         return [f"h_{{{k + 1}}}(t) = " + to_latex(e) for k, e in enumerate(self.update)]
@@ -239,7 +241,8 @@ def refine_rules(rules: SeqKANRules, X: Any, Y: Any, X_val: Any = None, Y_val: A
     training history; ``r2`` is still that of the edge fits.  With validation
     data the refined constants are kept only if they lower the validation
     loss of the given rules; otherwise the rules come back unchanged (read
-    again) with ``history.best_step`` None.
+    again) with ``kept_copy`` True.  Without validation data the last epoch's
+    constants are returned.
     """
     from ..kan.seqtrain import sequence_data
 
@@ -261,11 +264,12 @@ def refine_rules(rules: SeqKANRules, X: Any, Y: Any, X_val: Any = None, Y_val: A
     sym = copy.deepcopy(m)
     history = sym.fit(Xa, Ya, Xva, Yva, epochs=epochs, lr=lr, batch_size=batch_size,
                       patience=patience, grid_update_epochs=(), lr_schedule="cosine")
-    if Xva is not None:
-        if history.best_step is None or not _bce(sym, Xva, Yva) < _bce(m, Xva, Yva):
-            sym = copy.deepcopy(m)        # no epoch beat the copy on validation: keep it
-            history = dataclasses.replace(history, best_step=None)
+    kept = Xva is not None and (history.best_step is None
+                                or not _bce(sym, Xva, Yva) < _bce(m, Xva, Yva))
+    if kept:
+        sym = copy.deepcopy(m)        # no epoch beat the copy on validation: keep it
+        history = dataclasses.replace(history, best_step=None)
     xh, xo = sym.traced_inputs(Xa, max_samples=max_samples)
     update, output = _read_rules(sym, rules.input_names, xh, xo, digits)
     return SeqKANRules(update, output, list(rules.input_names), list(rules.output_names), sym,
-                       dict(rules.r2), history)
+                       dict(rules.r2), history, kept)
