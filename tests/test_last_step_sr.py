@@ -137,7 +137,7 @@ def test_check_reproduces_catches_a_wrong_formula():
     with pytest.raises(FormulaMismatchError, match="does not reproduce"):
         check_reproduces(sympy.exp(a) + b, ["a", "b"], X, truth)
     with pytest.raises(FormulaMismatchError, match="does not reproduce"):
-        check_reproduces(1.0001 * sympy.exp(a) - b, ["a", "b"], X, truth)   # a lost digit
+        check_reproduces(1.00001 * sympy.exp(a) - b, ["a", "b"], X, truth)  # 6th digit
     # Operon's own float32 rounding can be larger than numpy's: 15x passes
     noisy = (np.exp(X[:, 0]) - X[:, 1]) * (1 + 15 * out["float32_rel"] * rng.choice([-1, 1], 200))
     assert check_reproduces(sympy.exp(a) - b, ["a", "b"], X, noisy)["rel_diff"] > 10 * out[

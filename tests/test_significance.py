@@ -96,3 +96,22 @@ def test_the_weighted_auc_of_many_resamples_equals_sklearns():
     want = [roc_auc_score(y, score, sample_weight=w) for w in weights[:5]]
     np.testing.assert_allclose(got[:5], want, rtol=1e-12)
     assert np.isnan(got[5])
+
+
+def test_resamples_that_lack_a_class_are_counted_or_refused():
+    y, signal, g, rng = _data()
+    other = signal + rng.normal(0, 1.0, len(y))
+    few = np.isin(g, [0, 1, 2, 3]) & (np.arange(len(y)) % 10 == 0)   # positives in 4 groups
+    d = auc_difference(few, signal, other, g, n_resamples=1000)
+    assert 0 < d.n_undefined <= 50 and d.method == "percentile" and d.low <= d.high
+    rare = np.isin(g, [0, 1]) & (np.arange(len(y)) % 10 == 0)         # in 2 groups
+    with pytest.raises(InputError, match="lack one class"):
+        auc_difference(rare, signal, other, g, n_resamples=1000)
+
+
+def test_ragged_rows_and_2d_groups_are_named():
+    y, signal, g, _ = _data()
+    with pytest.raises(InputError, match="score_a"):
+        auc_difference(y, [signal, signal[:-1]], signal, g)
+    with pytest.raises(InputError, match="groups must be 1-D"):
+        auc_difference(y, signal, signal, g[None, :])

@@ -165,6 +165,8 @@ def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_ex
                               w.last_step, spearman)
 
     rules = symbolic if isinstance(symbolic, SeqKANRules) else None
+    if refined is True and rules is None and symbolic is not True:
+        raise InputError("refined=True needs the symbolic rules (symbolic=False was given)")
     fit = ds.windows(fit_split, window, stride) if symbolic is True or refined is True else None
     if symbolic is True:
         rules = symbolify_seqkan(model, fit.inputs,
@@ -172,8 +174,6 @@ def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_ex
                                  lib=lib, max_samples=max_samples)
     out.rules = rules
     if refined is True:
-        if rules is None:
-            raise InputError("refined=True needs the symbolic rules (symbolic=False was given)")
         val = (ds.windows("val", window, stride)
                if "val" in ds.groups.get("splits", {}) and fit_split != "val" else None)
         refined = refine_rules(rules, fit.inputs, fit.labels,

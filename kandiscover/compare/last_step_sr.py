@@ -99,9 +99,9 @@ CHECK_RTOL = 1e-6
 #: Operon's float32 evaluation (its own operation order and vectorized math
 #: functions) differs from numpy's float32 evaluation of the same formula by
 #: more than numpy's own rounding: on a cancellation-heavy pendulum formula the
-#: worst row was 15.6 times numpy's (1.47e-5 against 9.4e-7).  A parsing error
-#: changes values by orders of magnitude more.
-FLOAT32_FACTOR = 100.0
+#: worst row was 15.6 times numpy's (1.47e-5 against 9.4e-7), so twice that
+#: is allowed.  A parsing error changes values by orders of magnitude more.
+FLOAT32_FACTOR = 30.0
 #: Decimals Operon prints before the numbers are rewritten (float32 reaches 1e-45).
 _PRECISION = 60
 _TARGETS = ("logit", "probability")
@@ -244,7 +244,7 @@ def check_reproduces(expr: sympy.Expr, names: Sequence[str], X: np.ndarray,
     :math:`r_{32} = \max_i |f^{32}_i - f_i| / s_i` (the formula evaluated by
     numpy in float32 and in float64) and requires
 
-    .. math:: r = \max_i |f_i - p_i| / s_i \le \max(\mathrm{rtol}, 100\, r_{32}),
+    .. math:: r = \max_i |f_i - p_i| / s_i \le \max(\mathrm{rtol}, 30\, r_{32}),
               \qquad s_i = \max(|p_i|, \mathrm{rms}(p)),
 
     where :math:`p` is Operon's prediction; non-finite values must occur on

@@ -39,7 +39,9 @@ __all__ = ["AUCDifference", "auc_difference"]
 class AUCDifference:
     """``a - b`` in mean ROC-AUC, with its bootstrap confidence interval
     ``(low, high)`` at ``confidence``, over ``n_groups`` resampled groups;
-    ``method`` is ``"BCa"``, or ``"percentile"`` where BCa is undefined."""
+    ``method`` is ``"BCa"``, or ``"percentile"`` where BCa is undefined (also
+    when ``n_undefined`` resamples, lacking one class, have no AUC: the
+    interval then comes from the others)."""
 
     a: float
     b: float
@@ -49,6 +51,7 @@ class AUCDifference:
     confidence: float
     n_groups: int
     method: str = "BCa"
+    n_undefined: int = 0
 
     @property
     def significant(self) -> bool:
@@ -56,8 +59,16 @@ class AUCDifference:
         return self.low > 0 or self.high < 0
 
 
+#: Largest share of resamples that may lack a class before no interval is given.
+MAX_UNDEFINED = 0.05
+
+
 def _rows(score: Any, n: int, name: str) -> np.ndarray:
-    s = np.asarray(score, dtype=float)
+    try:
+        s = np.asarray(score, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be ({n},) or (n_seeds, {n}) numeric scores: {exc}"
+                         ) from None
     s = s[None] if s.ndim == 1 else s
     if s.ndim != 2 or s.shape[1] != n:
         raise InputError(f"{name} must be ({n},) or (n_seeds, {n}) scores, got shape "
@@ -121,9 +132,10 @@ def auc_difference(y: Any, score_a: Any, score_b: Any, groups: Any, *,
     y = y.astype(bool)
     n = len(y)
     a, b = _rows(score_a, n, "score_a"), _rows(score_b, n, "score_b")
-    g = np.asarray(groups).ravel()
-    if len(g) != n:
-        raise InputError(f"groups has {len(g)} entries for {n} labels")
+    g = np.asarray(groups)
+    if g.ndim != 1 or len(g) != n:
+        raise InputError(f"groups must be 1-D with one entry per label ({n}), got shape "
+                         f"{g.shape}")
     if y.all() or not y.any():
         raise InputError("y needs both classes for a ROC-AUC")
     if not 0 < confidence < 1:
@@ -155,17 +167,23 @@ def auc_difference(y: Any, score_a: Any, score_b: Any, groups: Any, *,
         # BCa is undefined when every resample gives the same difference (for
         # example two classifiers that rank alike); the percentile interval is used
         warnings.simplefilter("ignore", DegenerateDataWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)     # its 0/0 in the BCa terms
+        warnings.filterwarnings("ignore", "invalid value", RuntimeWarning)  # its 0/0
         res = bootstrap((np.arange(len(ids)),), statistic, n_resamples=n_resamples,
                         confidence_level=confidence, vectorized=True, method="BCa",
                         rng=np.random.default_rng(seed))
+    undefined = int(np.isnan(res.bootstrap_distribution).sum())
+    if undefined > MAX_UNDEFINED * n_resamples:
+        raise InputError(
+            f"{undefined} of {n_resamples} resamples of the {len(ids)} groups lack one "
+            f"class (its samples sit in too few groups), so they have no ROC-AUC: no "
+            f"interval; give more groups")
     low, high = (float(v) for v in (res.confidence_interval.low,
                                     res.confidence_interval.high))
     method = "BCa"
-    if not (np.isfinite(low) and np.isfinite(high)):
+    if undefined or not (np.isfinite(low) and np.isfinite(high)):
         tail = 50 * (1 - confidence)
         low, high = (float(v) for v in np.nanpercentile(res.bootstrap_distribution,
                                                         [tail, 100 - tail]))
         method = "percentile"
     return AUCDifference(full[0], full[1], full[0] - full[1], low, high, confidence, len(ids),
-                         method)
+                         method, undefined)

@@ -201,8 +201,13 @@ def _difference_text(runs: list[dict], ds: SequenceDataset, window: tuple[int, i
         return ""
     d = auc_difference(w.labels[:, j], [probs[ours][s] for s in seeds],
                        [probs[base][s] for s in seeds], w.sequence)
-    return (f" (difference {d.difference:+.5f}, 95 % interval [{d.low:+.5f}, {d.high:+.5f}] "
-            f"over {d.n_groups} resampled test sequences, seeds {seeds}: "
+    # d.a, d.b: from the stored float32 probabilities, which can tie where they
+    # saturate, so they may differ from the table's in the last digits
+    undefined = f", {d.n_undefined} resamples without both classes left out" \
+        if d.n_undefined else ""
+    return (f" (difference {d.difference:+.5f} = {d.a:.5f} - {d.b:.5f}, 95 % interval "
+            f"[{d.low:+.5f}, {d.high:+.5f}] over {d.n_groups} resampled test sequences"
+            f"{undefined}, seeds {seeds}: "
             + ("a real gap" if d.significant else "not a significant gap") + ")")
 
 
