@@ -327,7 +327,12 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
     assert an["refined"]["epochs_run"] >= 1 and "auc_refined" in an["test_extrap"]["labels"][
         "energy_increasing"]
     assert "AUC refined" in report and "Refined (" in report
-    assert "95 % interval [" in report.split("## Targets")[1]
+    targets = report.split("## Targets")[1].split("##")[0]
+    lines = [t for t in targets.splitlines() if t.startswith("- seqKAN")]
+    assert "95 % interval [" in targets and len(lines) == 2
+    # 4 test sequences: where too many resamples lack a class, the report says why
+    assert all("95 % interval [" in t or "no interval for the difference: " in t
+               for t in lines)
     # the stored model is the trained one
     m = study.load_seqkan(store.get("seqkan-seed0"))
     w = pendulum.pendulum_view(small).windows("test_extrap", 50, 5)

@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from ..data import pendulum
 from ..data.dataset import SequenceDataset
 from ..data.store import atomic_path
+from ..errors import InputError
 from .pendulum import METHODS, load_seqkan, window_args, window_scaling
 from .results import ResultStore
 
@@ -199,8 +200,11 @@ def _difference_text(runs: list[dict], ds: SequenceDataset, window: tuple[int, i
     seeds = sorted(set(probs[ours]) & set(probs[base]))
     if not seeds:
         return ""
-    d = auc_difference(w.labels[:, j], [probs[ours][s] for s in seeds],
-                       [probs[base][s] for s in seeds], w.sequence)
+    try:
+        d = auc_difference(w.labels[:, j], [probs[ours][s] for s in seeds],
+                           [probs[base][s] for s in seeds], w.sequence)
+    except InputError as exc:        # e.g. too few test sequences for an interval
+        return f" (no interval for the difference: {exc})"
     # d.a, d.b: from the stored float32 probabilities, which can tie where they
     # saturate, so they may differ from the table's in the last digits
     undefined = f", {d.n_undefined} resamples without both classes left out" \
