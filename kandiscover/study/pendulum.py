@@ -320,7 +320,7 @@ def _guarded_analysis(run: dict, cfg: dict, ds: SequenceDataset | None = None
     try:
         return _analysis(run, _WORKER_INPUTS if ds is None else ds, cfg)
     except _RUN_ERRORS as exc:
-        return _failed_analysis(run["key"], exc)
+        return _failed(exc, run=run["key"]), {}
 
 
 def _analysed(store: ResultStore, key: str) -> bool:
@@ -334,8 +334,6 @@ def _analysed(store: ResultStore, key: str) -> bool:
     return an["status"] == "ok" and "refined" in an
 
 
-def _failed_analysis(key: str, exc: BaseException) -> tuple[dict, dict]:
-    return {"run": key, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}, {}
 
 
 # ------------------------------------------------------------------- study
@@ -430,9 +428,10 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
 _RUN_ERRORS = (KandiscoverError, RuntimeError, ValueError, ArithmeticError)
 
 
-def _failed(method: str, seed: int, exc: BaseException) -> dict:
-    return {"method": method, "seed": seed, "status": "failed",
-            "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}
+def _failed(exc: BaseException, **ids: Any) -> dict:
+    """A failed entry: ``ids`` (method and seed of a run, or the run key of an
+    analysis) with the error."""
+    return {**ids, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
 
 def _guarded_run(method: str, cfg: dict, seed: int, inputs: dict | None = None
@@ -442,7 +441,7 @@ def _guarded_run(method: str, cfg: dict, seed: int, inputs: dict | None = None
     try:
         attrs, arrays = _run_one(method, cfg, seed, _WORKER_INPUTS if inputs is None else inputs)
     except _RUN_ERRORS as exc:
-        attrs, arrays = _failed(method, seed, exc), {}
+        attrs, arrays = _failed(exc, method=method, seed=seed, seconds=0.0), {}
     attrs["machine"] = f"{platform.node()} {os.cpu_count()} CPUs torch " \
                        f"{torch.__version__} {torch.get_num_threads()} threads"
     return attrs, arrays
@@ -492,7 +491,7 @@ def _runs(todo: list[tuple[str, int]], cfg: dict, inputs: dict, workers: int):
     jobs = [(m, cfg, s) for m, s in todo]
     for (method, _, seed), (attrs, arrays) in _pooled(
             _guarded_run, jobs, inputs, workers,
-            lambda job, exc: (_failed(job[0], job[2], exc), {})):
+            lambda job, exc: (_failed(exc, method=job[0], seed=job[2], seconds=0.0), {})):
         yield method, seed, attrs, arrays
 
 
@@ -515,7 +514,8 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
         key = f"{method}-seed{seed}"
         attrs["workers"] = n_train
         store.add(key, attrs, arrays)
-        store.remove([f"analysis-{key}"], group="extra")    # that of a model now replaced
+        if method in _SEQKANS:      # the analysis of the model now replaced
+            store.remove([f"analysis-{key}"], group="extra")
         bar.set_postfix_str(key)
         bar.update()
         if attrs["status"] != "ok" and verbose:
@@ -527,7 +527,7 @@ def _run(out: Path, seeds: int, quick: bool, methods: list[str],
     bar = tqdm(total=len(jobs), desc="hidden-state analysis", disable=not verbose, unit="run")
     for (run, _), (attrs, arrays) in _pooled(
             _guarded_analysis, jobs, ds, n_an,
-            lambda job, exc: _failed_analysis(job[0]["key"], exc)):
+            lambda job, exc: (_failed(exc, run=job[0]["key"]), {})):
         attrs["workers"] = n_an
         store.add(f"analysis-{run['key']}", attrs, arrays, group="extra")
         bar.update()

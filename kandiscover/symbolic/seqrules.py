@@ -240,8 +240,8 @@ def refine_rules(rules: SeqKANRules, X: Any, Y: Any, X_val: Any = None, Y_val: A
     SeqKANRules whose ``model`` is the refined copy and ``history`` its
     training history; ``r2`` is still that of the edge fits.  With validation
     data the refined constants are kept only if they lower the validation
-    loss of the given rules; otherwise the rules come back unchanged (read
-    again) with ``kept_copy`` True.  Without validation data the last epoch's
+    loss of the given rules; otherwise the given rules come back (on a copy
+    of their model) with ``kept_copy`` True.  Without validation data the last epoch's
     constants are returned.
     """
     from ..kan.seqtrain import sequence_data
@@ -264,12 +264,13 @@ def refine_rules(rules: SeqKANRules, X: Any, Y: Any, X_val: Any = None, Y_val: A
     sym = copy.deepcopy(m)
     history = sym.fit(Xa, Ya, Xva, Yva, epochs=epochs, lr=lr, batch_size=batch_size,
                       patience=patience, grid_update_epochs=(), lr_schedule="cosine")
-    kept = Xva is not None and (history.best_step is None
-                                or not _bce(sym, Xva, Yva) < _bce(m, Xva, Yva))
-    if kept:
-        sym = copy.deepcopy(m)        # no epoch beat the copy on validation: keep it
-        history = dataclasses.replace(history, best_step=None)
+    if Xva is not None and (history.best_step is None
+                            or not _bce(sym, Xva, Yva) < _bce(m, Xva, Yva)):
+        # no epoch beat the copy on validation: the given rules, on a copy of their model
+        return dataclasses.replace(rules, model=copy.deepcopy(m), r2=dict(rules.r2),
+                                   history=dataclasses.replace(history, best_step=None),
+                                   kept_copy=True)
     xh, xo = sym.traced_inputs(Xa, max_samples=max_samples)
     update, output = _read_rules(sym, rules.input_names, xh, xo, digits)
     return SeqKANRules(update, output, list(rules.input_names), list(rules.output_names), sym,
-                       dict(rules.r2), history, kept)
+                       dict(rules.r2), history)
