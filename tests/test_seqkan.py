@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import kandiscover
-from kandiscover.errors import InputError
+from kandiscover.errors import InputError, InputTypeError
 from kandiscover.kan.seqkan import SeqKAN, oscillator_scaled, oscillator_stats, window_scaled
 
 
@@ -338,6 +338,33 @@ def test_memory_init_makes_leaky_self_edges():
     assert not torch.allclose(plain.edge_activations(x)[:, 2, 0], 0.5 * h, atol=1e-3)
     # the rest of the layer is the same random start
     torch.testing.assert_close(layer.coef[:2], plain.coef[:2])
+
+
+def test_output_width_gives_phi_o_its_own_hidden_layer():
+    m = SeqKAN(2, 3, 2, output_width=(4, 2), memory=(2.0, 8.0), seed=0)
+    assert m.phi_h.depth == 1 and m.phi_o.depth == 2          # Phi_h keeps one layer
+    assert tuple(m.phi_o.width[1]) == (4, 2)                        # 4 sum and 2 product nodes
+    ref = SeqKAN(2, 3, 2, memory=(2.0, 8.0), seed=0)          # same Phi_h, memory start kept
+    torch.testing.assert_close(m.phi_h.layers[0].coef, ref.phi_h.layers[0].coef)
+    x = torch.randn(5, 7, 2, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(m.hidden_states(x), ref.hidden_states(x))
+    assert m(x).shape == (5, 7, 2)
+    # the stored config rebuilds the same model
+    again = SeqKAN(**m.config)
+    again.load_state_dict(m.state_dict())
+    torch.testing.assert_close(again(x), m(x))
+    # None follows hidden_width; 0 removes Phi_o's layer
+    assert SeqKAN(2, 2, 1, hidden_width=3).phi_o.depth == 2
+    one = SeqKAN(2, 2, 1, hidden_width=3, output_width=0)
+    assert one.phi_h.depth == 2 and one.phi_o.depth == 1
+    assert SeqKAN(**one.config).phi_o.depth == 1
+    assert SeqKAN(2, 2, 1, output_width=[5, 0]).phi_o.width[1] == (5, 0)
+    for bad, msg in [((1, 2, 3), "output_width must be a width"), ((0, 0), "at least one"),
+                     (-1, "output_width"), (1.5, "output_width must be an integer")]:
+        with pytest.raises((InputError, InputTypeError), match=msg):
+            SeqKAN(2, 2, 1, output_width=bad)
+    with pytest.raises(InputError, match="hidden_width"):
+        SeqKAN(2, 2, 1, hidden_width=0)
 
 
 def test_memory_init_bad_values():

@@ -206,6 +206,23 @@ def oscillator_scaled(x: Any, dt: float) -> Any:
 SCALINGS = ("rms", "oscillator")
 
 
+def _layer_width(value: Any, name: str, allow_zero: bool = False
+                 ) -> int | tuple[int, int] | None:
+    """A validated hidden-layer width: None (no layer), a width >= 1 or
+    ``(n_sum, n_mult)`` with at least one node; 0 means None where allowed."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise InputError(f"{name} must be a width or (n_sum, n_mult), got {value!r}")
+        pair = (check_int(value[0], f"{name} n_sum", 0), check_int(value[1], f"{name} n_mult", 0))
+        if sum(pair) == 0:
+            raise InputError(f"{name} (n_sum, n_mult) needs at least one node")
+        return pair
+    if value is None:
+        return None
+    width = check_int(value, name, 0 if allow_zero else 1)
+    return width or None
+
+
 def _scaling(scale: Any, dt: Any, n_inputs: int, name: str = "window_scale"
              ) -> tuple[str | bool, float | None]:
     """Validated ``(scale, dt)``: False or a :data:`SCALINGS` name (True means
@@ -259,6 +276,11 @@ class SeqKAN(nn.Module):
     hidden_width : optional hidden layer inside Phi_h and Phi_o: a width, or
         ``(n_sum, n_mult)`` for sum and multiplication nodes (KAN 2.0), which
         lets the maps form products of their inputs, as an LSTM's gates do
+    output_width : hidden layer of Phi_o alone, in the same forms: None (the
+        default) gives Phi_o the layer of ``hidden_width``, 0 none, so a
+        one-layer Phi_h (which keeps the ``memory`` start and the fast unroll)
+        can feed a two-layer Phi_o; ``(4, 2)`` lets the output multiply what the
+        state tracks by the current inputs
     grid, k : spline grid intervals and order of both maps
     squash : ``"tanh"`` (bounded hidden state) or ``"none"``
     memory : ``(tau_min, tau_max)`` in steps: each hidden unit starts as a
@@ -281,6 +303,7 @@ class SeqKAN(nn.Module):
     def __init__(self, input_size: int, hidden_size: int = 1, output_size: int = 1,
                  variant: str = "standard",
                  hidden_width: int | tuple[int, int] | None = None,
+                 output_width: int | tuple[int, int] | None = None,
                  grid: int = 5, k: int = 3, squash: str = "tanh",
                  memory: tuple[float, float] | None = (2.0, 20.0),
                  window_scale: bool | str = False, dt: float | None = None,
@@ -295,27 +318,21 @@ class SeqKAN(nn.Module):
             raise InputError(f"variant must be 'standard' or 'wide', got {variant!r}")
         if squash not in _SQUASH:
             raise InputError(f"squash must be 'tanh' or 'none', got {squash!r}")
-        if isinstance(hidden_width, (tuple, list)):
-            if len(hidden_width) != 2:
-                raise InputError("hidden_width must be a width or (n_sum, n_mult), got "
-                                 f"{hidden_width!r}")
-            hidden_width = (check_int(hidden_width[0], "hidden_width n_sum", 0),
-                            check_int(hidden_width[1], "hidden_width n_mult", 0))
-            if sum(hidden_width) == 0:
-                raise InputError("hidden_width (n_sum, n_mult) needs at least one node")
-        elif hidden_width is not None:
-            hidden_width = check_int(hidden_width, "hidden_width", 1)
+        hidden_width = _layer_width(hidden_width, "hidden_width")
+        output_width = (hidden_width if output_width is None
+                        else _layer_width(output_width, "output_width", allow_zero=True))
         if isinstance(dtype, str):
             if dtype not in _DTYPES:
                 raise InputError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
             dtype = _DTYPES[dtype]
         window_scale, dt = _scaling(window_scale, dt, input_size)
         n_feat = n_scaled_features(window_scale, input_size)
-        mid = [] if hidden_width is None else [hidden_width]
+        mid_h = [] if hidden_width is None else [hidden_width]
+        mid_o = [] if output_width is None else [output_width]
         n_o = hidden_size if variant == "wide" else n_feat + hidden_size
-        self.phi_h = KAN([n_feat + hidden_size, *mid, hidden_size], grid=grid, k=k,
+        self.phi_h = KAN([n_feat + hidden_size, *mid_h, hidden_size], grid=grid, k=k,
                          seed=seed, dtype=dtype)
-        self.phi_o = KAN([n_o, *mid, output_size], grid=grid, k=k, seed=seed + 1,
+        self.phi_o = KAN([n_o, *mid_o, output_size], grid=grid, k=k, seed=seed + 1,
                          dtype=dtype)
         if memory is not None:
             memory = (check_positive(memory[0], "memory[0]"), check_positive(memory[1],
@@ -331,7 +348,9 @@ class SeqKAN(nn.Module):
         self.variant, self.squash, self.seed = variant, squash, seed
         self.config: dict[str, Any] = dict(
             input_size=input_size, hidden_size=hidden_size, output_size=output_size,
-            variant=variant, hidden_width=hidden_width, grid=grid, k=k, squash=squash,
+            variant=variant, hidden_width=hidden_width,
+            output_width=0 if output_width is None else output_width, grid=grid, k=k,
+            squash=squash,
             memory=None if memory is None else list(memory), window_scale=window_scale,
             dt=dt, seed=seed, dtype=str(dtype).replace("torch.", ""))
         self.register_buffer("x_mean", torch.zeros(n_feat, dtype=dtype))
