@@ -327,6 +327,8 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
     assert an["refined"]["epochs_run"] >= 1 and "auc_refined" in an["test_extrap"]["labels"][
         "energy_increasing"]
     assert "AUC refined" in report and "Refined (" in report
+    assert ("Per method: seqKAN (ours) grid 5, hidden_size 4, hidden_width None, lr 0.003, "
+            "output_width [4, 2]; RNN (tanh) hidden_size 8, lr 0.01.") in report
     targets = report.split("## Targets")[1].split("##")[0]
     lines = [t for t in targets.splitlines() if t.startswith("- seqKAN")]
     assert "95 % interval [" in targets and len(lines) == 2
@@ -591,3 +593,22 @@ def test_a_failed_refinement_keeps_the_rest_of_the_analysis(tmp_path, small, mon
     store = study.run_pendulum_study(tmp_path, seeds=1, quick=True, dataset=small,
                                      methods=["seqkan"], verbose=False, report=False)
     assert "stale" not in store.get("analysis-seqkan-seed0", group="extra")["refined"]
+
+
+def test_report_says_how_the_refined_rules_were_chosen():
+    from kandiscover.study.pendulum_report import _refined_lines
+
+    rules = {"update_latex": ["h_{1} = a"], "output_latex": ["y_{1} = b"]}
+    assert _refined_lines(None) == []
+    kept = _refined_lines(dict(rules, kept_copy=True, epochs_run=5, best_epoch=-1))
+    assert "copy is kept" in kept[0] and "5 epochs" in kept[0]
+    assert not any("$$" in t for t in kept)                  # the copy's rules are above
+    # a file written before kept_copy existed: best_epoch -1 meant the copy was kept
+    assert _refined_lines(dict(rules, epochs_run=3, best_epoch=-1)) == _refined_lines(
+        dict(rules, kept_copy=True, epochs_run=3))
+    noval = _refined_lines(dict(rules, kept_copy=False, epochs_run=4, best_epoch=-1))
+    assert "no validation split" in noval[0] and "$$ h_{1} = a $$" in noval
+    best = _refined_lines(dict(rules, kept_copy=False, epochs_run=6, best_epoch=2,
+                               best_val_loss=0.01234))
+    assert "validation BCE 0.0123" in best[0] and "6 epochs" in best[0]
+    assert best[2:4] == ["$$ h_{1} = a $$", "$$ y_{1} = b $$"]

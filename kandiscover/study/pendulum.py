@@ -15,7 +15,9 @@ in raw variables.
 
 ========================  ====================================================
 ``seqkan``                our seqKAN (standard: Phi_o reads x_{t-1} and h_t)
-``seqkan_wide``           our seqKAN/wide (Phi_o reads h_t only)
+``seqkan_wide``           our seqKAN/wide (Phi_o reads h_t only); both with a
+                          one-layer Phi_h and a hidden layer of 4 sum and 2
+                          product nodes in Phi_o (``output_width``)
 ``rnn``, ``lstm``         torch's tanh RNN and LSTM
 ``tkan``                  TKAN (:class:`kandiscover.compare.recurrent.TKANClassifier`)
 ``seqkan_official``       the authors' package seqkan 0.8.1 (``bench`` extra),
@@ -69,8 +71,9 @@ _FULL = {
     "dataset": dict(seed=0),
     "windows": dict(length=pendulum.WINDOW, stride=pendulum.STRIDE, scale="oscillator"),
     "train": _COMMON,
-    "seqkan": dict(hidden_size=8, hidden_width=None, grid=5, lr=3e-3),
-    "seqkan_wide": dict(hidden_size=8, hidden_width=None, grid=5, lr=3e-3),
+    "seqkan": dict(hidden_size=8, hidden_width=None, output_width=[4, 2], grid=5, lr=3e-3),
+    "seqkan_wide": dict(hidden_size=8, hidden_width=None, output_width=[4, 2], grid=5,
+                        lr=3e-3),
     "rnn": dict(hidden_size=16, lr=1e-2),
     "lstm": dict(hidden_size=16, lr=1e-2),
     "tkan": dict(hidden_size=16, lr=1e-2),
@@ -160,7 +163,7 @@ def _seqkan(variant: str):
     def build(cfg: dict, tr: dict, seed: int, data: dict) -> tuple[Any, dict]:
         from ..kan.seqkan import SeqKAN
         m = SeqKAN(2, cfg["hidden_size"], 2, variant=variant, hidden_width=cfg["hidden_width"],
-                   grid=cfg["grid"], window_scale=data["scale"], dt=data["dt"], seed=seed)
+                   output_width=cfg.get("output_width"), grid=cfg["grid"], window_scale=data["scale"], dt=data["dt"], seed=seed)
         hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], lr=cfg["lr"], **tr)
         info = _fit_info(hist.train_loss, hist.val_loss, hist.best_step, hist.stopped_early)
         state = {f"state.{k}": v.detach().cpu().numpy() for k, v in m.state_dict().items()}

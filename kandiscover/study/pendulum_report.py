@@ -215,6 +215,25 @@ def _difference_text(runs: list[dict], ds: SequenceDataset, window: tuple[int, i
             + ("a real gap" if d.significant else "not a significant gap") + ")")
 
 
+def _refined_lines(ref: dict | None) -> list[str]:
+    """The report's lines on how the refined rules were chosen, and the rules
+    themselves unless the copy was kept (``ref``: the analysis' "refined" entry)."""
+    if ref is None:
+        return []
+    # files written before kept_copy: a kept copy had best_epoch -1
+    kept = ref.get("kept_copy", ref.get("best_epoch", 0) < 0)
+    if kept:
+        return [f"Refined: none of {ref['epochs_run']} epochs lowered the copy's validation "
+                "loss, so the copy is kept.", ""]
+    if ref.get("best_epoch", 0) < 0:
+        head = (f"Refined ({ref['epochs_run']} epochs, no validation split: the last "
+                "epoch's constants):")
+    else:
+        head = (f"Refined ({ref['epochs_run']} epochs, validation BCE "
+                f"{ref['best_val_loss']:.4f} at the kept epoch):")
+    return [head, ""] + [f"$$ {t} $$" for t in ref["update_latex"] + ref["output_latex"]] + [""]
+
+
 def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike) -> Path:
     """Write report.md and the figures into ``out``; return report.md's path."""
     out = Path(out)
@@ -242,6 +261,11 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
     L += ["Training budget (all neural models but seqkan 0.8.1, see below): " + ", ".join(
         f"{k} {v}" for k, v in cfg["train"].items())
           + "; early stopping on the validation split with the best weights restored.", ""]
+    own = [m for m in methods if m not in ("seqkan_official", "operon") and cfg.get(m)]
+    if own:
+        L += ["Per method: " + "; ".join(
+            f"{_NAMES.get(m, m)} " + ", ".join(f"{k} {v}" for k, v in cfg[m].items())
+            for m in own) + ".", ""]
     off = cfg.get("seqkan_official", {})
     if any(r["method"] == "seqkan_official" for r in runs):
         L += [f"seqkan 0.8.1 (the authors' package) runs pykan step by step and is about 10x "
@@ -347,19 +371,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
             L += [f"Copy: r^2 of the symbolic maps against the trained ones: Phi_h "
                   f"{rules['r2']['phi_h']:.4f}, Phi_o {rules['r2']['phi_o']:.4f}", ""]
             L += [f"$$ {t} $$" for t in rules["update_latex"] + rules["output_latex"]] + [""]
-            # files written before kept_copy: a kept copy had best_epoch -1
-            kept = ref is not None and ref.get("kept_copy", ref.get("best_epoch", 0) < 0)
-            if kept:
-                L += [f"Refined: none of {ref['epochs_run']} epochs lowered the copy's "
-                      "validation loss, so the copy is kept.", ""]
-            elif ref is not None and ref.get("best_epoch", 0) < 0:
-                L += [f"Refined ({ref['epochs_run']} epochs, no validation split: the "
-                      "last epoch's constants):", ""]
-            elif ref is not None:
-                L += [f"Refined ({ref['epochs_run']} epochs, validation BCE "
-                      f"{ref['best_val_loss']:.4f} at the kept epoch):", ""]
-            if ref is not None and not kept:
-                L += [f"$$ {t} $$" for t in ref["update_latex"] + ref["output_latex"]] + [""]
+            L += _refined_lines(ref)
             if "refined_error" in an:
                 L += [f"Refining failed: {an['refined_error']}", ""]
             L += ["| label | split | AUC trained | AUC copy | AUC refined | "
