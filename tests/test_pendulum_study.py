@@ -327,8 +327,8 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
     assert an["refined"]["epochs_run"] >= 1 and "auc_refined" in an["test_extrap"]["labels"][
         "energy_increasing"]
     assert "AUC refined" in report and "Refined (" in report
-    assert ("Per method: seqKAN (ours) grid 5, hidden_size 4, hidden_width None, lr 0.003, "
-            "output_width [4, 2]; RNN (tanh) hidden_size 8, lr 0.01.") in report
+    assert ("Per method: seqKAN (ours) grid 5, hidden_size 4, hidden_width None, lr 0.003; "
+            "RNN (tanh) hidden_size 8, lr 0.01.") in report
     targets = report.split("## Targets")[1].split("##")[0]
     lines = [t for t in targets.splitlines() if t.startswith("- seqKAN")]
     assert "95 % interval [" in targets and len(lines) == 2

@@ -15,9 +15,9 @@ in raw variables.
 
 ========================  ====================================================
 ``seqkan``                our seqKAN (standard: Phi_o reads x_{t-1} and h_t)
-``seqkan_wide``           our seqKAN/wide (Phi_o reads h_t only); both with a
-                          one-layer Phi_h and a hidden layer of 4 sum and 2
-                          product nodes in Phi_o (``output_width``)
+``seqkan_wide``           our seqKAN/wide (Phi_o reads h_t only), with a hidden
+                          layer of 4 sum and 2 product nodes in Phi_o alone
+                          (``output_width``; it did not help the standard one)
 ``rnn``, ``lstm``         torch's tanh RNN and LSTM
 ``tkan``                  TKAN (:class:`kandiscover.compare.recurrent.TKANClassifier`)
 ``seqkan_official``       the authors' package seqkan 0.8.1 (``bench`` extra),
@@ -71,7 +71,7 @@ _FULL = {
     "dataset": dict(seed=0),
     "windows": dict(length=pendulum.WINDOW, stride=pendulum.STRIDE, scale="oscillator"),
     "train": _COMMON,
-    "seqkan": dict(hidden_size=8, hidden_width=None, output_width=[4, 2], grid=5, lr=3e-3),
+    "seqkan": dict(hidden_size=8, hidden_width=None, grid=5, lr=3e-3),
     "seqkan_wide": dict(hidden_size=8, hidden_width=None, output_width=[4, 2], grid=5,
                         lr=3e-3),
     "rnn": dict(hidden_size=16, lr=1e-2),
