@@ -123,6 +123,30 @@ def test_window_scaled_rules_are_in_raw_variables(small, scale):
         symbolify_seqkan(m, w.inputs, input_names=[stat_names.split()[0], "omega"])
 
 
+def test_rules_of_a_phi_o_with_product_nodes(small):
+    """seqKAN/wide with a hidden layer of sum and product nodes in Phi_o alone
+    (the study's setting): the output rule multiplies hidden units and equals
+    the symbolic copy's logits."""
+    w = pendulum.pendulum_view(small).windows("train", 50, 5)
+    m = SeqKAN(2, 2, 2, variant="wide", output_width=(2, 1), window_scale="oscillator",
+               dt=0.05, seed=0)
+    with torch_threads(1):
+        m.fit(w.inputs, w.labels, epochs=1, batch_size=64)
+    rules = symbolify_seqkan(m, w.inputs, input_names=["theta", "omega"],
+                             output_names=list(pendulum.LABELS), digits=12)
+    assert rules.model.phi_o.depth == 2 and rules.model.phi_h.depth == 1
+    h1, h2 = sympy.symbols("h1 h2")
+    assert all(e.free_symbols <= {h1, h2} for e in rules.output)
+    x = w.inputs[:40]
+    h = rules.model.hidden_states(x).detach().numpy()
+    logits = rules.model.decision_function(x)
+    for j, e in enumerate(rules.output):
+        got = sympy.lambdify([h1, h2], e, "numpy")(h[:, -1, 0], h[:, -1, 1])
+        np.testing.assert_allclose(got, logits[:, j], atol=2e-3)
+    # the product node: the output is not a sum of functions of h1 and of h2 alone
+    assert any(sympy.diff(e, h1, h2) != 0 for e in rules.output)
+
+
 def test_rms_names_are_free_without_window_scale(trained):
     rules = symbolify_seqkan(trained, np.random.default_rng(0).normal(size=(4, 6, 2)),
                              input_names=["a_rms", "b"], lib=["x", "x^2"])
