@@ -279,8 +279,8 @@ class SeqKAN(nn.Module):
     output_width : hidden layer of Phi_o alone, in the same forms: None (the
         default) gives Phi_o the layer of ``hidden_width``, 0 none, so a
         one-layer Phi_h (which keeps the ``memory`` start and the fast unroll)
-        can feed a two-layer Phi_o; ``(4, 2)`` lets the output multiply what the
-        state tracks by the current inputs
+        can feed a two-layer Phi_o; ``(4, 2)`` lets the output rule multiply its
+        inputs (hidden units, and the previous input in the standard variant)
     grid, k : spline grid intervals and order of both maps
     squash : ``"tanh"`` (bounded hidden state) or ``"none"``
     memory : ``(tau_min, tau_max)`` in steps: each hidden unit starts as a

@@ -163,7 +163,8 @@ def _seqkan(variant: str):
     def build(cfg: dict, tr: dict, seed: int, data: dict) -> tuple[Any, dict]:
         from ..kan.seqkan import SeqKAN
         m = SeqKAN(2, cfg["hidden_size"], 2, variant=variant, hidden_width=cfg["hidden_width"],
-                   output_width=cfg.get("output_width"), grid=cfg["grid"], window_scale=data["scale"], dt=data["dt"], seed=seed)
+                   output_width=cfg.get("output_width"), grid=cfg["grid"],
+                   window_scale=data["scale"], dt=data["dt"], seed=seed)
         hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], lr=cfg["lr"], **tr)
         info = _fit_info(hist.train_loss, hist.val_loss, hist.best_step, hist.stopped_early)
         state = {f"state.{k}": v.detach().cpu().numpy() for k, v in m.state_dict().items()}
