@@ -215,6 +215,11 @@ def _difference_text(runs: list[dict], ds: SequenceDataset, window: tuple[int, i
             + ("a real gap" if d.significant else "not a significant gap") + ")")
 
 
+def _rule_lines(rules: dict) -> list[str]:
+    """The update and output rules of a stored analysis entry as display LaTeX."""
+    return [f"$$ {t} $$" for t in rules["update_latex"] + rules["output_latex"]] + [""]
+
+
 def _refined_lines(ref: dict | None) -> list[str]:
     """The report's lines on how the refined rules were chosen, and the rules
     themselves unless the copy was kept (``ref``: the analysis' "refined" entry)."""
@@ -231,7 +236,7 @@ def _refined_lines(ref: dict | None) -> list[str]:
     else:
         head = (f"Refined ({ref['epochs_run']} epochs, validation BCE "
                 f"{ref['best_val_loss']:.4f} at the kept epoch):")
-    return [head, ""] + [f"$$ {t} $$" for t in ref["update_latex"] + ref["output_latex"]] + [""]
+    return [head, ""] + _rule_lines(ref)
 
 
 def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike) -> Path:
@@ -370,7 +375,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
             rules, ref = an["rules"], an.get("refined")
             L += [f"Copy: r^2 of the symbolic maps against the trained ones: Phi_h "
                   f"{rules['r2']['phi_h']:.4f}, Phi_o {rules['r2']['phi_o']:.4f}", ""]
-            L += [f"$$ {t} $$" for t in rules["update_latex"] + rules["output_latex"]] + [""]
+            L += _rule_lines(rules)
             L += _refined_lines(ref)
             if "refined_error" in an:
                 L += [f"Refining failed: {an['refined_error']}", ""]
