@@ -190,6 +190,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+_PENDULUM_SETTINGS = '{"train": {"epochs": 60}, "seqkan": {"output_width": [4, 2]}}'
+
+
 def _cmd_study_pendulum(args: argparse.Namespace) -> int:
     import time
 
@@ -198,9 +201,10 @@ def _cmd_study_pendulum(args: argparse.Namespace) -> int:
     methods = None if args.methods is None else [m.strip() for m in args.methods.split(",")
                                                  if m.strip()]
     t = time.perf_counter()
+    settings = _settings_arg(args.settings, _PENDULUM_SETTINGS)
     store = run_pendulum_study(args.out, seeds=args.seeds, quick=args.quick, methods=methods,
                                dataset=args.dataset, verbose=not args.quiet,
-                               workers=args.workers)
+                               workers=args.workers, settings=settings)
     runs = store.runs()
     bad = [r for r in runs if r["status"] != "ok"]
     print(f"{len(runs) - len(bad)} runs ok, {len(bad)} not "
@@ -208,6 +212,19 @@ def _cmd_study_pendulum(args: argparse.Namespace) -> int:
           f"{time.perf_counter() - t:.0f} s")
     print(f"wrote {store.path} and {Path(args.out) / 'report.md'}")
     return 0
+
+
+def _settings_arg(text: str | None, example: str) -> dict | None:
+    """The JSON of a ``--settings`` option (None when not given)."""
+    if not text:
+        return None
+    import json
+
+    from .errors import InputError
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--settings must be JSON such as '{example}' ({exc})") from None
 
 
 def _study_common(args: argparse.Namespace) -> dict:
@@ -220,14 +237,7 @@ def _study_common(args: argparse.Namespace) -> dict:
             raise InputError(f"{what} must be comma-separated numbers such as 0,0.01; "
                              f"got {text!r}") from None
 
-    settings = None
-    if args.settings:
-        import json
-        try:
-            settings = json.loads(args.settings)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"--settings must be JSON such as "
-                             f"'{{\"operon\": {{\"generations\": 100}}}}' ({exc})") from None
+    settings = _settings_arg(args.settings, '{"operon": {"generations": 100}}')
     methods = _names_arg(args.methods, "--methods")
     return dict(methods=methods, noise=floats(args.noise, "--noise"), seeds=args.seeds,
                 budget=args.budget, out=args.out, workers=args.workers,
@@ -373,6 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "seqkan_official, operon")
     sp.add_argument("--workers", type=int, default=1,
                     help="training runs at once, each a process on one core (default 1)")
+    sp.add_argument("--settings", default=None, metavar="JSON",
+                    help="settings replacing the study's, per section (train or a method), "
+                         f"e.g. '{_PENDULUM_SETTINGS}' (part of the study definition: "
+                         "use a new --out)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
     sp.set_defaults(func=_cmd_study_pendulum)
     sf = ssub.add_parser("feynman", help="physics-law recovery on Feynman equations: KAN, "

@@ -1,5 +1,6 @@
 """Hidden-state analysis, seqKAN rules, the results store and the pendulum study."""
 
+import copy
 import os
 
 import h5py
@@ -11,7 +12,7 @@ import torch
 from kandiscover import hidden_state_analysis
 from kandiscover.data import pendulum
 from kandiscover.data.dataset import SequenceDataset, TabularDataset, save_dataset
-from kandiscover.errors import InputError
+from kandiscover.errors import InputError, InputTypeError
 from kandiscover.kan.seqkan import SeqKAN
 from kandiscover.study import pendulum as study
 from kandiscover.study.results import ResultStore
@@ -565,6 +566,56 @@ def test_cli_study_pendulum(tmp_path, small, capsys):
     rc = main(["study", "pendulum", "--quick", "--methods", "rnn", "--seeds", "0",
                "--out", str(out), "--quiet"])
     assert rc == 2 and "seeds must be" in capsys.readouterr().err
+
+
+def test_settings_replace_the_study_defaults():
+    settings = {"train": {"epochs": 60}, "seqkan": {"output_width": [4, 2]},
+                "rnn": {"hidden_size": 4}}
+    given = copy.deepcopy(settings)
+    cfg = study.study_config(settings=settings)
+    assert cfg["train"]["epochs"] == 60 and cfg["train"]["patience"] == 8
+    assert cfg["seqkan"]["output_width"] == [4, 2] and cfg["seqkan"]["lr"] == 3e-3
+    assert cfg["rnn"] == {"hidden_size": 4, "lr": 1e-2}
+    assert settings == given                        # the caller's dict is not touched
+    cfg["seqkan"]["output_width"].append(1)
+    assert settings["seqkan"]["output_width"] == [4, 2]
+    assert study.study_config() == study.study_config(settings={})
+    assert study.study_config(True, {"train": {"epochs": 3}})["train"]["batch_size"] == 64
+    with pytest.raises(InputError, match="unknown section 'svm'.*train, seqkan"):
+        study.study_config(settings={"svm": {"C": 1}})
+    with pytest.raises(InputError, match=r"settings\['seqkan'\] has unknown key\(s\) "
+                                         r"'width'; it takes grid, hidden_size"):
+        study.study_config(settings={"seqkan": {"width": 3}})
+    with pytest.raises(InputError, match="'output_width'"):   # only the seqKANs read it
+        study.study_config(settings={"lstm": {"output_width": 3}})
+    with pytest.raises(InputTypeError, match="settings must be a dict"):
+        study.study_config(settings=[("train", {})])
+    with pytest.raises(InputTypeError, match=r"settings\['train'\] must be a dict"):
+        study.study_config(settings={"train": 60})
+
+
+def test_cli_settings_change_the_runs_and_the_study_definition(tmp_path, small, capsys):
+    from kandiscover.cli import main
+    save_dataset(small, tmp_path / "p.h5")
+    args = ["study", "pendulum", "--quick", "--seeds", "1", "--methods", "rnn",
+            "--dataset", str(tmp_path / "p.h5"), "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    rc = main([*args, "--out", str(tmp_path / "b"), "--settings",
+               '{"rnn": {"hidden_size": 3}, "train": {"epochs": 1}}'])
+    assert rc == 0
+    capsys.readouterr()
+    runs = {k: ResultStore.open(tmp_path / k).get("rnn-seed0")
+            for k in "ab"}
+    assert runs["a"]["hyperparameters"]["hidden_size"] == 8
+    assert runs["b"]["hyperparameters"]["hidden_size"] == 3
+    assert runs["a"]["epochs_run"] == 2 and runs["b"]["epochs_run"] == 1
+    # other settings are another study: the first folder is not reused for them
+    rc = main([*args, "--out", str(tmp_path / "a"), "--settings", '{"rnn": {"lr": 0.1}}'])
+    assert rc == 2 and "results.h5" in capsys.readouterr().err
+    rc = main([*args, "--out", str(tmp_path / "c"), "--settings", "{rnn: 3}"])
+    assert rc == 2 and "--settings must be JSON" in capsys.readouterr().err
+    rc = main([*args, "--out", str(tmp_path / "c"), "--settings", '{"rnn": {"units": 3}}'])
+    assert rc == 2 and "unknown key(s) 'units'" in capsys.readouterr().err
 
 
 def test_a_cached_dataset_of_other_settings_is_refused(tmp_path, small):

@@ -54,7 +54,7 @@ from tqdm.auto import tqdm
 from .._validation import check_int
 from ..data import pendulum
 from ..data.dataset import SequenceDataset, load_dataset, save_dataset
-from ..errors import InputError, KandiscoverError
+from ..errors import InputError, InputTypeError, KandiscoverError
 from ..kan.train import torch_threads
 from .results import ResultStore
 
@@ -91,9 +91,36 @@ _QUICK_CHANGES = {
 _QUICK = {k: v | _QUICK_CHANGES.get(k, {}) for k, v in _FULL.items()}
 
 
-def study_config(quick: bool = False) -> dict[str, Any]:
-    """The settings of the full or the quick study (a fresh copy)."""
-    return json.loads(json.dumps(_QUICK if quick else _FULL))
+#: settings a section reads beyond those in its defaults
+_OPTIONAL_SETTINGS = {"seqkan": ("output_width",)}
+
+
+def study_config(quick: bool = False, settings: dict | None = None) -> dict[str, Any]:
+    """The settings of the full or the quick study (a fresh copy), with
+    ``settings`` (``{section: {key: value}}``, e.g. ``{"train": {"epochs": 60},
+    "seqkan": {"output_width": [4, 2]}}``) replacing its defaults.  The
+    sections are ``train`` (every neural model's fit) and the methods; the
+    models check the values when they are built."""
+    cfg = json.loads(json.dumps(_QUICK if quick else _FULL))
+    if settings is None:
+        return cfg
+    if not isinstance(settings, dict):
+        raise InputTypeError(f"settings must be a dict of sections, got {settings!r}")
+    for section, values in settings.items():
+        if section not in ("train", *METHODS):
+            raise InputError(f"settings has an unknown section {section!r}; the sections "
+                             f"are train, {', '.join(METHODS)}")
+        if not isinstance(values, dict):
+            raise InputTypeError(f"settings[{section!r}] must be a dict of settings, "
+                                 f"got {values!r}")
+        known = (*cfg[section], *_OPTIONAL_SETTINGS.get(section, ()))
+        unknown = sorted(k for k in values if k not in known)
+        if unknown:
+            raise InputError(f"settings[{section!r}] has unknown key(s) "
+                             f"{', '.join(map(repr, unknown))}; it takes "
+                             f"{', '.join(sorted(known))}")
+        cfg[section] |= json.loads(json.dumps(values))
+    return cfg
 
 
 # ------------------------------------------------------------------ dataset
@@ -397,8 +424,8 @@ def _with_fit_arrays(data: dict[str, Any]) -> dict[str, Any]:
 def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: int = 3,
                        quick: bool = False, methods: Sequence[str] | None = None,
                        dataset: str | os.PathLike | SequenceDataset | None = None,
-                       report: bool = True, verbose: bool = True, workers: int = 1
-                       ) -> ResultStore:
+                       report: bool = True, verbose: bool = True, workers: int = 1,
+                       settings: dict | None = None) -> ResultStore:
     """Run (or resume) the pendulum study; return its :class:`ResultStore`.
 
     Parameters
@@ -415,6 +442,9 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
         thread; results.h5 is written by this process as runs finish.  The
         neural models' results do not depend on it; Operon's time budget makes
         its runs depend on the machine's load anyway
+    settings : ``{section: {key: value}}`` replacing the study's settings
+        (:func:`study_config`); they are part of the study's definition, so a
+        results.h5 made with other settings is refused (use another ``out``)
     """
     seeds = check_int(seeds, "seeds", 1)
     workers = check_int(workers, "workers", 1)
@@ -423,9 +453,10 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
     if unknown or not methods:
         raise InputError(f"unknown method(s) {unknown or '(none given)'}; the methods are "
                          f"{', '.join(METHODS)}")
+    cfg = study_config(quick, settings)
     out = Path(out)
     with torch_threads(1):
-        return _run(out, seeds, quick, methods, dataset, report, verbose, workers)
+        return _run(out, seeds, cfg, methods, dataset, report, verbose, workers)
 
 
 #: what a run (or a hidden-state analysis) may raise that makes it a failed entry
@@ -499,10 +530,9 @@ def _runs(todo: list[tuple[str, int]], cfg: dict, inputs: dict, workers: int):
         yield method, seed, attrs, arrays
 
 
-def _run(out: Path, seeds: int, quick: bool, methods: list[str],
+def _run(out: Path, seeds: int, cfg: dict, methods: list[str],
          dataset: str | os.PathLike | SequenceDataset | None, report: bool,
          verbose: bool, workers: int) -> ResultStore:
-    cfg = study_config(quick)
     ds = _dataset(out, cfg, dataset)
     store = ResultStore(out / "results.h5", "pendulum",
                         {"config": cfg, "dataset": _dataset_identity(ds)})
