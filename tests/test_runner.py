@@ -214,31 +214,53 @@ def test_dask_timeout_kills_the_task_process(tmp_path):
     assert not left, [" ".join(p.cmdline()) for p in left]
 
 
-def test_sigterm_stops_the_study_and_its_tasks(tmp_path):
+def _feynman_command(tmp_path: Path) -> list[str]:
+    return ["feynman", "--equations", "I.9.18,I.10.7", "--methods", "kan", "--budget", "60"]
+
+
+def _pendulum_command(tmp_path: Path) -> list[str]:
+    from kandiscover.data.dataset import save_dataset
+    from kandiscover.data.pendulum import make_pendulum
+    save_dataset(make_pendulum(seed=3, n_train=12, n_val=4, n_interp=4, n_extrap=4,
+                               duration=6.0), tmp_path / "p.h5")
+    return ["pendulum", "--quick", "--methods", "rnn", "--seeds", "2", "--workers", "2",
+            "--dataset", str(tmp_path / "p.h5"),
+            "--settings", '{"train": {"epochs": 100000, "patience": 100000}}']
+
+
+@pytest.mark.parametrize("study", [_feynman_command, _pendulum_command],
+                         ids=["feynman", "pendulum"])
+def test_sigterm_stops_the_study_and_its_tasks(tmp_path, study):
+    """SIGTERM to the study's process alone: it stops, and so do the processes
+    running its tasks (nothing goes on training as an orphan)."""
     import psutil
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "kandiscover", "study", "feynman", "--equations",
-           "I.9.18,I.10.7", "--methods", "kan", "--budget", "60", "--out", str(out),
+    cmd = [sys.executable, "-m", "kandiscover", "study", *study(tmp_path), "--out", str(out),
            "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = tmp_path / "log.txt"       # a file, not a pipe: an orphan would hold a pipe open
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), start_new_session=True,
+                                stdout=sink, stderr=subprocess.STDOUT)
+    children = []
     try:
         deadline = time.monotonic() + 60
-        children = []
         while not children:
-            assert proc.poll() is None, proc.stdout.read().decode()
+            assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "no task process started in 60 s"
             children = [c for c in psutil.Process(proc.pid).children(recursive=True)
                         if "multiprocessing.spawn" in " ".join(c.cmdline())]
             time.sleep(0.2)
         time.sleep(2)
         proc.send_signal(signal.SIGTERM)          # the study's process alone
-        assert proc.wait(30) == 130, proc.stdout.read().decode()
-        assert "interrupted" in proc.stdout.read().decode()
+        assert proc.wait(30) == 130, log.read_text()
+        assert "interrupted" in log.read_text()
         gone, alive = psutil.wait_procs(children, timeout=10)
         assert not alive
     finally:
         _kill(proc)
+        for c in children:              # an orphan left by a failure of this test
+            if c.is_running():
+                c.kill()
 
 
 def test_changed_dataset_file_runs_again(tmp_path, capsys):

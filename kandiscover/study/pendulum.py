@@ -441,7 +441,8 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
     workers : training runs at once, each in its own (spawned) process on one
         thread; results.h5 is written by this process as runs finish.  The
         neural models' results do not depend on it; Operon's time budget makes
-        its runs depend on the machine's load anyway
+        its runs depend on the machine's load anyway.  Ctrl-C or SIGTERM stops
+        the study and its worker processes; finished runs stay stored
     settings : ``{section: {key: value}}`` replacing the study's settings
         (:func:`study_config`); they are part of the study's definition, so a
         results.h5 made with other settings is refused (use another ``out``)
@@ -455,7 +456,8 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
                          f"{', '.join(METHODS)}")
     cfg = study_config(quick, settings)
     out = Path(out)
-    with torch_threads(1):
+    from .executors import sigterm_interrupts
+    with torch_threads(1), sigterm_interrupts():
         return _run(out, seeds, cfg, methods, dataset, report, verbose, workers)
 
 
@@ -485,7 +487,9 @@ def _guarded_run(method: str, cfg: dict, seed: int, inputs: dict | None = None
 _WORKER_INPUTS: Any = None   # the training inputs, or the dataset for the analyses
 
 
-def _start_worker(inputs: Any) -> None:
+def _start_worker(inputs: Any, parent: int) -> None:
+    from .executors import _die_with_parent
+    _die_with_parent(parent)     # no orphan left training when the study is killed
     global _WORKER_INPUTS
     _WORKER_INPUTS = inputs
     torch.set_num_threads(1)
@@ -506,7 +510,8 @@ def _pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: 
             yield job, fn(*job, shared)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(shared,))
+                               initializer=_start_worker, initargs=(shared, os.getpid()))
+    finished = False
     try:
         futures = {pool.submit(fn, *job): job for job in jobs}
         for fut in as_completed(futures):
@@ -516,7 +521,13 @@ def _pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: 
             except BrokenProcessPool as exc:
                 result = failed(job, exc)
             yield job, result
+        finished = True
     finally:
+        if not finished:
+            # interrupted (Ctrl-C, SIGTERM, a bug): stop the running jobs too, not
+            # only the queued ones (Python < 3.14 has no public way to do this)
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
 
