@@ -140,7 +140,12 @@ def _read_csv(path: Path) -> tuple[list[str], list[np.ndarray]]:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path)
+        # the exact float each number's text names: pandas 2's default parser
+        # can be one unit in the last place off; pandas 3's is exact (and
+        # deprecates the option)
+        exact = ({"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3
+                 else {})
+        frame = pd.read_csv(path, **exact)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} is empty (no header row of column names)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
