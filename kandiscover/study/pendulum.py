@@ -66,7 +66,7 @@ DATASET_FILE = "pendulum.h5"
 
 # passed as keywords to the fit of every seqKAN and recurrent baseline: only
 # settings they all take (each method's own go in its section, e.g. "lr")
-_COMMON = dict(epochs=40, batch_size=256, patience=8, lr_schedule="cosine")
+_COMMON = dict(epochs=60, batch_size=256, patience=8, lr_schedule="cosine")
 _FULL = {
     "dataset": dict(seed=0),
     "windows": dict(length=pendulum.WINDOW, stride=pendulum.STRIDE, scale="oscillator"),
