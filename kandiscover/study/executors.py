@@ -16,13 +16,14 @@ from typing import Any
 from ..errors import InputError
 from .tasks import failure, run_task
 
-__all__ = ["run_local", "run_dask", "connect", "check_address", "sigterm_interrupts"]
+__all__ = ["run_local", "run_dask", "connect", "check_address", "sigterm_interrupts",
+           "die_with_parent"]
 
 _CONNECT_TIMEOUT = 10.0
 _DASK_GRACE = 60.0
 
 
-def _die_with_parent(parent: int | None = None) -> None:
+def die_with_parent(parent: int | None = None) -> None:
     """Linux: have this process killed when the process that started it ends
     (``parent``: its pid, to catch a parent that ended before this call)."""
     if not sys.platform.startswith("linux"):
@@ -57,7 +58,7 @@ def _timed_out(spec: dict, hard_timeout: float, wall: float) -> dict[str, Any]:
 
 
 def _child(spec: dict, conn, parent: int | None = None) -> None:   # a spawned process
-    _die_with_parent(parent)
+    die_with_parent(parent)
     try:
         conn.send(_guarded(spec))
     except Exception:  # noqa: BLE001 - the parent reports the missing result
@@ -115,7 +116,7 @@ def run_local(tasks: list[dict], workers: int, hard_timeout: float, on_done, on_
 def _isolated_main(parent: int) -> None:   # ``python -c`` entry of a Dask task's process
     import pickle
 
-    _die_with_parent(parent)
+    die_with_parent(parent)
     spec = pickle.load(sys.stdin.buffer)
     result_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)             # the methods' prints go to stderr; stdout carries the result

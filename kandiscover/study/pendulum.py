@@ -488,8 +488,8 @@ _WORKER_INPUTS: Any = None   # the training inputs, or the dataset for the analy
 
 
 def _start_worker(inputs: Any, parent: int) -> None:
-    from .executors import _die_with_parent
-    _die_with_parent(parent)     # no orphan left training when the study is killed
+    from .executors import die_with_parent
+    die_with_parent(parent)     # no orphan left training when the study is killed
     global _WORKER_INPUTS
     _WORKER_INPUTS = inputs
     torch.set_num_threads(1)
