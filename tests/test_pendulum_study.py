@@ -584,8 +584,10 @@ def test_settings_replace_the_study_defaults():
     with pytest.raises(InputError, match="unknown section 'svm'.*train, seqkan"):
         study.study_config(settings={"svm": {"C": 1}})
     with pytest.raises(InputError, match=r"settings\['seqkan'\] has unknown key\(s\) "
-                                         r"'width'; it takes grid, hidden_size"):
+                                         r"'width'; it takes grid, grid_refine, hidden_size"):
         study.study_config(settings={"seqkan": {"width": 3}})
+    refined = study.study_config(settings={"seqkan_wide": {"grid_refine": [[30, 10]]}})
+    assert refined["seqkan_wide"]["grid_refine"] == [[30, 10]]
     with pytest.raises(InputError, match="'output_width'"):   # only the seqKANs read it
         study.study_config(settings={"lstm": {"output_width": 3}})
     with pytest.raises(InputTypeError, match="settings must be a dict"):

@@ -401,3 +401,51 @@ def test_split_unroll_equals_the_step_by_step_map(variant, scale):
     for a, b in zip(g_fast, g_slow):
         if a is not None or b is not None:
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("variant", ["standard", "wide"])
+def test_refine_grids_keeps_the_model_and_the_reload(variant):
+    X, Y = _toy(n=48, T=10)
+    m = SeqKAN(2, hidden_size=2, variant=variant, grid=4, seed=1)
+    m.fit(X, Y, epochs=2, batch_size=16)
+    before = m.decision_function(X)
+    assert m.refine_grids(8, X) is m
+    assert m.config["grid"] == 8
+    assert [lay.num_grid for lay in (*m.phi_h.layers, *m.phi_o.layers)] == [8, 8]
+    # 4 -> 8 intervals: nested knots, the same functions (inputs inside the grids)
+    np.testing.assert_allclose(m.decision_function(X), before, atol=2e-4)
+    again = SeqKAN(**m.config)
+    again.load_state_dict(m.state_dict())
+    np.testing.assert_array_equal(again.decision_function(X), m.decision_function(X))
+
+
+def test_fit_grid_refine_extends_the_grid_and_restarts_early_stopping():
+    X, Y = _toy(n=64, T=8)
+    Xv, Yv = _toy(n=32, T=8, seed=1)
+    m = SeqKAN(2, hidden_size=2, grid=3, seed=0)
+    h = m.fit(X, Y, Xv, Yv, epochs=6, batch_size=16, lr=0.02, patience=6,
+              grid_refine={2: 6, 4: 12})
+    assert m.config["grid"] == 12 and m.phi_h.layers[0].num_grid == 12
+    assert len(h.val_loss) == 6
+    # the weights kept are the best of the epochs after the last extension
+    assert h.best_step == 4 + int(np.argmin(h.val_loss[4:]))
+    p = m.predict_proba(Xv)[:, 0]
+    bce = -np.mean(Yv[:, 0] * np.log(p) + (1 - Yv[:, 0]) * np.log(1 - p))
+    assert bce == pytest.approx(min(h.val_loss[4:]), rel=1e-4)
+    # the same from a list of pairs, and the same seed gives the same run
+    h2 = SeqKAN(2, hidden_size=2, grid=3, seed=0).fit(
+        X, Y, Xv, Yv, epochs=6, batch_size=16, lr=0.02, patience=6,
+        grid_refine=[(2, 6), (4, 12)])
+    assert h2.val_loss == h.val_loss
+
+
+@pytest.mark.parametrize("bad,match", [({2: 5}, "not more than the 5"),
+                                       ({1: 8, 3: 6}, "not more than the 8"),
+                                       ([(1, 8), (1, 9)], "given twice"),
+                                       ({-1: 8}, "grid_refine epoch"),
+                                       (7, "grid_refine must be")])
+def test_fit_grid_refine_bad_values(bad, match):
+    X, Y = _toy(n=16, T=5)
+    m = SeqKAN(2, hidden_size=1, grid=5, seed=0)
+    with pytest.raises(InputError, match=match):
+        m.fit(X, Y, epochs=1, grid_refine=bad)

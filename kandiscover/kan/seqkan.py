@@ -206,6 +206,30 @@ def oscillator_scaled(x: Any, dt: float) -> Any:
 SCALINGS = ("rms", "oscillator")
 
 
+def _refinements(value: Any, grid: int) -> dict[int, int]:
+    """``fit(grid_refine=...)`` validated: {epoch: new grid}, each grid finer
+    than the one before it."""
+    if value is None:
+        return {}
+    try:
+        pairs = list(value.items() if isinstance(value, dict) else value)
+        out = {check_int(e, "grid_refine epoch", 0): check_int(g, "grid_refine grid", 1)
+               for e, g in pairs}
+        if len(out) != len(pairs):
+            raise InputError("an epoch is given twice")
+    except (TypeError, ValueError, InputError) as exc:
+        raise InputError(f"grid_refine must be {{epoch: new_grid}} or [(epoch, new_grid), "
+                         f"...] with each grid finer than the one before, got {value!r} "
+                         f"({exc})") from None
+    for e in sorted(out):
+        if out[e] <= grid:
+            raise InputError(f"grid_refine asks for {out[e]} grid intervals at epoch {e}, "
+                             f"not more than the {grid} before it; a refinement makes "
+                             "the grid finer")
+        grid = out[e]
+    return out
+
+
 def _layer_width(value: Any, name: str, allow_zero: bool = False
                  ) -> int | tuple[int, int] | None:
     """A validated hidden-layer width: None (no layer), a width >= 1 or
@@ -579,12 +603,30 @@ class SeqKAN(nn.Module):
         self.phi_o.update_grid(self._padded(xo, n_first))
         return self
 
+    @torch.no_grad()
+    def refine_grids(self, new_grid: int, x: Any, max_samples: int = 20000) -> "SeqKAN":
+        """Grid extension of both maps, in place: ``new_grid`` intervals per edge
+        (:meth:`KAN.refine`: the knots follow the old ones' distribution, each
+        new spline is the least-squares fit of the old one on its grid and on
+        the maps' traced inputs on sequences ``x``, at most ``max_samples``
+        rows).  From a grid of G intervals to a multiple of G the knots are
+        nested and the functions are kept exactly.  Returns self."""
+        new_grid = check_int(new_grid, "new_grid", 1)
+        xh, xo = self.traced_inputs(x, max_samples=max_samples)
+        xh = torch.as_tensor(xh, dtype=self.dtype, device=self.device)
+        xo = torch.as_tensor(xo, dtype=self.dtype, device=self.device)
+        n_first = 0 if self.variant == "wide" else self.n_features
+        self.phi_h = self.phi_h.refine(new_grid, self._padded(xh, self.n_features))
+        self.phi_o = self.phi_o.refine(new_grid, self._padded(xo, n_first))
+        self.config["grid"] = new_grid
+        return self
+
     # ------------------------------------------------------------ training
     def fit(self, X: Any, Y: Any, X_val: Any = None, Y_val: Any = None, *, epochs: int = 20,
             batch_size: int = 64, lr: float = 1e-2, lamb: float = 0.0, lamb_l1: float = 1.0,
             lamb_entropy: float = 2.0, reg_samples: int = 256, patience: int = 5,
             grid_update_epochs: Sequence[int] = (0, 1), grid_samples: int = 20000,
-            clip_grad: float | None = 5.0, lr_schedule: str = "constant",
+            grid_refine: Any = None, clip_grad: float | None = 5.0, lr_schedule: str = "constant",
             lr_patience: int = 2, seed: int | None = None,
             verbose: bool = False) -> History:
         """Train in place on sequences ``X`` (n, time, input_size) with 0/1
@@ -601,6 +643,13 @@ class SeqKAN(nn.Module):
             ``reg_samples`` traced (sequence, step) rows of each batch
         grid_update_epochs : epochs before which the grids move to the traced
             inputs of ``grid_samples`` training rows (empty: never)
+        grid_refine : grid extension during training (coarse to fine, as in the
+            KAN paper): ``{epoch: new_grid}`` or ``[(epoch, new_grid), ...]``;
+            before each such epoch both maps get ``new_grid`` intervals
+            (:meth:`refine_grids`, after any grid update of that epoch).  The
+            early stopping then starts afresh: the weights kept at the end are
+            the best of the epochs after the last extension, and the patience
+            counts from it.  The model's ``config["grid"]`` is the last grid.
         clip_grad : max gradient norm (None: no clipping)
         lr_schedule, lr_patience : learning-rate schedule
             (:data:`kandiscover.kan.seqtrain.LR_SCHEDULES`); ``"plateau"`` halves
@@ -621,6 +670,7 @@ class SeqKAN(nn.Module):
         for name, v in (("lamb", lamb), ("lamb_l1", lamb_l1), ("lamb_entropy", lamb_entropy)):
             check_positive(v, name, allow_zero=True)
         grid_epochs = {check_int(e, "grid_update_epochs entry", 0) for e in grid_update_epochs}
+        refinements = _refinements(grid_refine, self.config["grid"])
         gen = torch.Generator().manual_seed(self.seed if seed is None else
                                             check_int(seed, "seed", 0))
         Xa, Ya, Xva, Yva = sequence_data(X, Y, X_val, Y_val, n_features=self.input_size,
@@ -640,11 +690,14 @@ class SeqKAN(nn.Module):
         grid_updates: list[int] = []
 
         def before_epoch(epoch: int) -> bool:
-            if epoch not in grid_epochs:
+            if epoch not in grid_epochs and epoch not in refinements:
                 return False
             sel = torch.randperm(n, generator=gen)[:n_grid_seq].to(dev)
-            self.update_grids(Xt[sel], max_samples=grid_samples)
-            grid_updates.append(epoch)
+            if epoch in grid_epochs:
+                self.update_grids(Xt[sel], max_samples=grid_samples)
+                grid_updates.append(epoch)
+            if epoch in refinements:
+                self.refine_grids(refinements[epoch], Xt[sel], max_samples=grid_samples)
             return True                     # the knots moved: a fresh optimizer
 
         def penalty(kan: KAN, rows: torch.Tensor) -> torch.Tensor:

@@ -218,7 +218,9 @@ def train_last_step(
         to the loss: a step can compute the penalty from its own forward pass.
     before_epoch : called as ``before_epoch(epoch)`` at the start of every
         epoch; a true return value (e.g. spline grids were moved) gives a
-        fresh optimizer
+        fresh optimizer.  When the hook changed the shapes of the module's
+        state (a grid extension), the weights kept for early stopping cannot
+        be restored: the early stopping starts afresh from that epoch.
     optimizer : ``torch.optim`` class, called as ``optimizer(params, lr=lr)``
     lr_schedule, lr_patience : one of :data:`LR_SCHEDULES`; ``"plateau"``
         halves the rate after every ``lr_patience`` epochs without a lower
@@ -279,6 +281,10 @@ def train_last_step(
             start = time.perf_counter()
             if before_epoch is not None and before_epoch(epoch):
                 params, opt, sched = make_optimizer(opt.param_groups[0]["lr"], epoch)
+                if best_state is not None and not _same_shapes(best_state, module):
+                    # the hook changed the model (a grid extension): the kept weights
+                    # cannot come back, the early stopping starts afresh
+                    best_val, best_state, since_best = math.inf, None, 0
             hist["lr"].append(opt.param_groups[0]["lr"])
             module.train()
             perm = torch.randperm(n, generator=generator).to(Z.device)
@@ -337,6 +343,11 @@ def train_last_step(
         module.load_state_dict(best_state)
     module.eval()
     return hist
+
+
+def _same_shapes(state: dict[str, torch.Tensor], module: nn.Module) -> bool:
+    now = module.state_dict()
+    return state.keys() == now.keys() and all(state[k].shape == now[k].shape for k in now)
 
 
 def _module_dtype(module: nn.Module) -> tuple[torch.dtype, torch.device]:

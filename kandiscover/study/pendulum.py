@@ -92,7 +92,8 @@ _QUICK = {k: v | _QUICK_CHANGES.get(k, {}) for k, v in _FULL.items()}
 
 
 #: settings a section reads beyond those in its defaults
-_OPTIONAL_SETTINGS = {"seqkan": ("output_width",)}
+_OPTIONAL_SETTINGS = {"seqkan": ("output_width", "grid_refine"),
+                      "seqkan_wide": ("grid_refine",)}
 
 
 def study_config(quick: bool = False, settings: dict | None = None) -> dict[str, Any]:
@@ -192,7 +193,8 @@ def _seqkan(variant: str):
         m = SeqKAN(2, cfg["hidden_size"], 2, variant=variant, hidden_width=cfg["hidden_width"],
                    output_width=cfg.get("output_width"), grid=cfg["grid"],
                    window_scale=data["scale"], dt=data["dt"], seed=seed)
-        hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], lr=cfg["lr"], **tr)
+        hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], lr=cfg["lr"],
+                     grid_refine=cfg.get("grid_refine"), **tr)
         info = _fit_info(hist.train_loss, hist.val_loss, hist.best_step, hist.stopped_early)
         state = {f"state.{k}": v.detach().cpu().numpy() for k, v in m.state_dict().items()}
         info["_arrays"] = state
