@@ -352,8 +352,13 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
     assert an["refined"]["epochs_run"] >= 1 and "auc_refined" in an["test_extrap"]["labels"][
         "energy_increasing"]
     assert "AUC refined" in report and "Refined (" in report
-    assert ("Per method: seqKAN (ours) grid 5, hidden_size 4, hidden_width None, lr 0.003; "
-            "RNN (tanh) hidden_size 8, lr 0.01.") in report
+    assert ("Per method: seqKAN (ours) grid 5, grid extended to 10 from epoch 1, "
+            "hidden_size 4, hidden_width None, lr 0.003; RNN (tanh) hidden_size 8, "
+            "lr 0.01.") in report
+    # the quick study's seqKAN got its grid extension, and comes back from results.h5
+    run = store.get("seqkan-seed0")
+    assert run["model_config"]["grid"] == 10
+    assert study.load_seqkan(run).phi_h.layers[0].num_grid == 10
     targets = report.split("## Targets")[1].split("##")[0]
     lines = [t for t in targets.splitlines() if t.startswith("- seqKAN")]
     assert "95 % interval [" in targets and len(lines) == 2

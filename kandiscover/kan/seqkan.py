@@ -41,6 +41,11 @@ knots are.  Two mechanisms:
   collapses onto a narrow early range: to ``[-1, 1]`` with ``squash="tanh"``,
   by half the observed span on each side with ``squash="none"``.
 
+* **Grid extension.**  ``fit(grid_refine={epoch: new_grid})`` (or
+  :meth:`SeqKAN.refine_grids`) gives both maps a finer grid part-way through
+  training, the coarse-to-fine schedule of the KAN paper: the coarse grid is
+  easier to train, the fine one fits closer.
+
 The hidden state itself is bounded by the squashing ``s``:
 
 * ``squash="tanh"`` (default): ``h_t = tanh(Phi_h(...))`` lies in (-1, 1)

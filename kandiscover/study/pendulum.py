@@ -14,10 +14,11 @@ them inside the model (``SeqKAN(window_scale=...)``), so their rules come out
 in raw variables.
 
 ========================  ====================================================
-``seqkan``                our seqKAN (standard: Phi_o reads x_{t-1} and h_t)
+``seqkan``                our seqKAN (standard: Phi_o reads x_{t-1} and h_t),
+                          grid 5 extended to 10 from epoch 30 (``grid_refine``)
 ``seqkan_wide``           our seqKAN/wide (Phi_o reads h_t only), with a hidden
                           layer of 4 sum and 2 product nodes in Phi_o alone
-                          (``output_width``; it did not help the standard one)
+                          (``output_width``), the same grid extension
 ``rnn``, ``lstm``         torch's tanh RNN and LSTM
 ``tkan``                  TKAN (:class:`kandiscover.compare.recurrent.TKANClassifier`)
 ``seqkan_official``       the authors' package seqkan 0.8.1 (``bench`` extra),
@@ -71,9 +72,10 @@ _FULL = {
     "dataset": dict(seed=0),
     "windows": dict(length=pendulum.WINDOW, stride=pendulum.STRIDE, scale="oscillator"),
     "train": _COMMON,
-    "seqkan": dict(hidden_size=8, hidden_width=None, grid=5, lr=3e-3),
+    "seqkan": dict(hidden_size=8, hidden_width=None, grid=5, grid_refine=[[30, 10]],
+                   lr=3e-3),
     "seqkan_wide": dict(hidden_size=8, hidden_width=None, output_width=[4, 2], grid=5,
-                        lr=3e-3),
+                        grid_refine=[[30, 10]], lr=3e-3),
     "rnn": dict(hidden_size=16, lr=1e-2),
     "lstm": dict(hidden_size=16, lr=1e-2),
     "tkan": dict(hidden_size=16, lr=1e-2),
@@ -83,7 +85,8 @@ _FULL = {
 _QUICK_CHANGES = {
     "dataset": dict(n_train=24, n_val=6, n_interp=6, n_extrap=6, duration=10.0),
     "train": dict(epochs=2, batch_size=64, patience=2),
-    "seqkan": dict(hidden_size=4), "seqkan_wide": dict(hidden_size=4),
+    "seqkan": dict(hidden_size=4, grid_refine=[[1, 10]]),
+    "seqkan_wide": dict(hidden_size=4, grid_refine=[[1, 10]]),
     "rnn": dict(hidden_size=8), "lstm": dict(hidden_size=8), "tkan": dict(hidden_size=8),
     "seqkan_official": dict(max_windows=64, epochs=1, patience=1),
     "operon": dict(time_budget=1.0, max_samples=500),
@@ -92,8 +95,7 @@ _QUICK = {k: v | _QUICK_CHANGES.get(k, {}) for k, v in _FULL.items()}
 
 
 #: settings a section reads beyond those in its defaults
-_OPTIONAL_SETTINGS = {"seqkan": ("output_width", "grid_refine"),
-                      "seqkan_wide": ("grid_refine",)}
+_OPTIONAL_SETTINGS = {"seqkan": ("output_width",)}
 
 
 def study_config(quick: bool = False, settings: dict | None = None) -> dict[str, Any]:
@@ -194,7 +196,7 @@ def _seqkan(variant: str):
                    output_width=cfg.get("output_width"), grid=cfg["grid"],
                    window_scale=data["scale"], dt=data["dt"], seed=seed)
         hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], lr=cfg["lr"],
-                     grid_refine=cfg.get("grid_refine"), **tr)
+                     grid_refine=cfg["grid_refine"], **tr)
         info = _fit_info(hist.train_loss, hist.val_loss, hist.best_step, hist.stopped_early)
         state = {f"state.{k}": v.detach().cpu().numpy() for k, v in m.state_dict().items()}
         info["_arrays"] = state

@@ -239,6 +239,15 @@ def _refined_lines(ref: dict | None) -> list[str]:
     return [head, ""] + _rule_lines(ref)
 
 
+def _setting(key: str, value: Any) -> str:
+    if key == "grid_refine" and value:
+        pairs = sorted((int(e), g) for e, g in (value.items() if isinstance(value, dict)
+                                                  else value))
+        steps = ", then ".join(f"{g} from epoch {e}" for e, g in pairs)
+        return f"grid extended to {steps}"
+    return f"{key} {value}"
+
+
 def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike) -> Path:
     """Write report.md and the figures into ``out``; return report.md's path."""
     out = Path(out)
@@ -269,7 +278,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
     own = [m for m in methods if m not in ("seqkan_official", "operon") and cfg.get(m)]
     if own:
         L += ["Per method: " + "; ".join(
-            f"{_NAMES.get(m, m)} " + ", ".join(f"{k} {v}" for k, v in cfg[m].items())
+            f"{_NAMES.get(m, m)} " + ", ".join(_setting(k, v) for k, v in cfg[m].items())
             for m in own) + ".", ""]
     off = cfg.get("seqkan_official", {})
     if any(r["method"] == "seqkan_official" for r in runs):
