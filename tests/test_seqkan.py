@@ -443,7 +443,8 @@ def test_fit_grid_refine_extends_the_grid_and_restarts_early_stopping():
                                        ({1: 8, 3: 6}, "not more than the 8"),
                                        ([(1, 8), (1, 9)], "given twice"),
                                        ({-1: 8}, "grid_refine epoch"),
-                                       (7, "grid_refine must be")])
+                                       (7, "grid_refine must be"),
+                                       ({1: 8}, r"epoch\(s\) \[1\] would never happen")])
 def test_fit_grid_refine_bad_values(bad, match):
     X, Y = _toy(n=16, T=5)
     m = SeqKAN(2, hidden_size=1, grid=5, seed=0)

@@ -676,6 +676,10 @@ class SeqKAN(nn.Module):
             check_positive(v, name, allow_zero=True)
         grid_epochs = {check_int(e, "grid_update_epochs entry", 0) for e in grid_update_epochs}
         refinements = _refinements(grid_refine, self.config["grid"])
+        late = sorted(e for e in refinements if e >= epochs)
+        if late:
+            raise InputError(f"grid_refine at epoch(s) {late} would never happen within the "
+                             f"{epochs} epochs (the first is epoch 0)")
         gen = torch.Generator().manual_seed(self.seed if seed is None else
                                             check_int(seed, "seed", 0))
         Xa, Ya, Xva, Yva = sequence_data(X, Y, X_val, Y_val, n_features=self.input_size,
