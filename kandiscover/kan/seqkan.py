@@ -595,17 +595,22 @@ class SeqKAN(nn.Module):
         extra[0, n_first:], extra[1, n_first:] = lo, hi
         return torch.cat([x2, extra], 0)
 
+    def _grid_samples(self, x: Any, max_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The traced inputs of Phi_h and Phi_o on sequences ``x`` as tensors,
+        hidden columns padded: the samples their grids are placed on."""
+        xh, xo = (torch.as_tensor(a, dtype=self.dtype, device=self.device)
+                  for a in self.traced_inputs(x, max_samples=max_samples))
+        n_first = 0 if self.variant == "wide" else self.n_features
+        return self._padded(xh, self.n_features), self._padded(xo, n_first)
+
     @torch.no_grad()
     def update_grids(self, x: Any, max_samples: int = 20000) -> "SeqKAN":
         """Move both maps' grids to their traced inputs on sequences ``x``
         (an evenly spread subsample of at most ``max_samples`` rows), keeping
         every edge's function; hidden columns padded (see the module docstring)."""
-        xh, xo = self.traced_inputs(x, max_samples=max_samples)
-        xh = torch.as_tensor(xh, dtype=self.dtype, device=self.device)
-        xo = torch.as_tensor(xo, dtype=self.dtype, device=self.device)
-        self.phi_h.update_grid(self._padded(xh, self.n_features))
-        n_first = 0 if self.variant == "wide" else self.n_features
-        self.phi_o.update_grid(self._padded(xo, n_first))
+        xh, xo = self._grid_samples(x, max_samples)
+        self.phi_h.update_grid(xh)
+        self.phi_o.update_grid(xo)
         return self
 
     @torch.no_grad()
@@ -617,12 +622,9 @@ class SeqKAN(nn.Module):
         rows).  From a grid of G intervals to a multiple of G the knots are
         nested and the functions are kept exactly.  Returns self."""
         new_grid = check_int(new_grid, "new_grid", 1)
-        xh, xo = self.traced_inputs(x, max_samples=max_samples)
-        xh = torch.as_tensor(xh, dtype=self.dtype, device=self.device)
-        xo = torch.as_tensor(xo, dtype=self.dtype, device=self.device)
-        n_first = 0 if self.variant == "wide" else self.n_features
-        self.phi_h = self.phi_h.refine(new_grid, self._padded(xh, self.n_features))
-        self.phi_o = self.phi_o.refine(new_grid, self._padded(xo, n_first))
+        xh, xo = self._grid_samples(x, max_samples)
+        self.phi_h = self.phi_h.refine(new_grid, xh)
+        self.phi_o = self.phi_o.refine(new_grid, xo)
         self.config["grid"] = new_grid
         return self
 
