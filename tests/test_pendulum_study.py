@@ -12,6 +12,7 @@ import torch
 from kandiscover import hidden_state_analysis
 from kandiscover.data import pendulum
 from kandiscover.data.dataset import SequenceDataset, TabularDataset, save_dataset
+from kandiscover.study.executors import pooled
 from kandiscover.errors import InputError, InputTypeError
 from kandiscover.kan.seqkan import SeqKAN
 from kandiscover.study import pendulum as study
@@ -507,7 +508,7 @@ def test_failures_in_worker_processes_become_failed_runs_and_bugs_propagate(smal
         with pytest.raises(KeyError, match="lstm"):
             list(study._runs([("lstm", 0)], cfg, inputs, workers))
     # a worker process that dies takes its job down with it, recorded as failed
-    died = list(study._pooled(os._exit, [(3,)], None, 2, lambda job, exc: type(exc).__name__))
+    died = list(pooled(os._exit, [(3,)], None, 2, lambda job, exc: type(exc).__name__))
     assert died == [((3,), "BrokenProcessPool")]
 
 

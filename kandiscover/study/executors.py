@@ -11,13 +11,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import InputError
 from .tasks import failure, run_task
 
 __all__ = ["run_local", "run_dask", "connect", "check_address", "sigterm_interrupts",
-           "die_with_parent"]
+           "die_with_parent", "pooled", "worker_shared"]
 
 _CONNECT_TIMEOUT = 10.0
 _DASK_GRACE = 60.0
@@ -111,6 +111,66 @@ def run_local(tasks: list[dict], workers: int, hard_timeout: float, on_done, on_
             proc.kill()
             proc.join(5)
             conn.close()
+
+
+_SHARED: Any = None     # what the pool of pooled() started this worker process with
+
+
+def worker_shared() -> Any:
+    """In a worker process of :func:`pooled`: the ``shared`` it was started with."""
+    return _SHARED
+
+
+def _start_pooled_worker(shared: Any, parent: int) -> None:
+    import torch
+
+    die_with_parent(parent)     # no orphan left working when the parent is killed
+    global _SHARED
+    _SHARED = shared
+    torch.set_num_threads(1)
+
+
+def pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: Callable):
+    """Yield ``(job, fn(*job))`` as the jobs finish, ``workers`` at a time, in
+    spawned processes on one torch thread each, started once with ``shared``
+    (large inputs sent once per process, not per job; ``fn`` reads them with
+    :func:`worker_shared`, and gets them as its last argument in the serial
+    case, ``workers == 1``).  Unlike :func:`run_local` there is no per-job
+    timeout.  ``fn`` turns the failures it expects into failed results itself; a
+    worker process that dies (killed for memory, say) breaks the pool, and
+    every job not finished by then gives ``failed(job, exc)``.  Any other
+    exception is a bug and propagates, in a pool as in the serial case (the
+    results yielded before it are kept).  Leaving early cancels the jobs not
+    started and kills the running ones."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    if workers == 1:
+        for job in jobs:
+            yield job, fn(*job, shared)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_pooled_worker,
+                               initargs=(shared, os.getpid()))
+    finished = False
+    try:
+        futures = {pool.submit(fn, *job): job for job in jobs}
+        for fut in as_completed(futures):
+            job = futures[fut]
+            try:
+                result = fut.result()
+            except BrokenProcessPool as exc:
+                result = failed(job, exc)
+            yield job, result
+        finished = True
+    finally:
+        if not finished:
+            # interrupted (Ctrl-C, SIGTERM, a bug): stop the running jobs too, not
+            # only the queued ones (Python < 3.14 has no public way to do this)
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _isolated_main(parent: int) -> None:   # ``python -c`` entry of a Dask task's process

@@ -38,12 +38,9 @@ rules refined through the recurrence; also ``workers`` at a time), and
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -57,6 +54,7 @@ from ..data import pendulum
 from ..data.dataset import SequenceDataset, load_dataset, save_dataset
 from ..errors import InputError, InputTypeError, KandiscoverError
 from ..kan.train import torch_threads
+from .executors import pooled, sigterm_interrupts, worker_shared
 from .results import ResultStore
 
 __all__ = ["run_pendulum_study", "study_config", "METHODS", "TEST_SPLITS"]
@@ -353,7 +351,7 @@ def _guarded_analysis(run: dict, cfg: dict, ds: SequenceDataset | None = None
     """:func:`_analysis`, a failure becoming a failed entry; ``ds`` defaults to
     the dataset a worker process was started with."""
     try:
-        return _analysis(run, _WORKER_INPUTS if ds is None else ds, cfg)
+        return _analysis(run, worker_shared() if ds is None else ds, cfg)
     except _RUN_ERRORS as exc:
         return _failed(exc, run=run["key"]), {}
 
@@ -460,7 +458,6 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
                          f"{', '.join(METHODS)}")
     cfg = study_config(quick, settings)
     out = Path(out)
-    from .executors import sigterm_interrupts
     with torch_threads(1), sigterm_interrupts():
         return _run(out, seeds, cfg, methods, dataset, report, verbose, workers)
 
@@ -480,7 +477,8 @@ def _guarded_run(method: str, cfg: dict, seed: int, inputs: dict | None = None
     """:func:`_run_one`, a bad setting or a failed fit becoming a failed run;
     ``inputs`` default to those a worker process was started with."""
     try:
-        attrs, arrays = _run_one(method, cfg, seed, _WORKER_INPUTS if inputs is None else inputs)
+        attrs, arrays = _run_one(method, cfg, seed,
+                                 worker_shared() if inputs is None else inputs)
     except _RUN_ERRORS as exc:
         attrs, arrays = _failed(exc, method=method, seed=seed, seconds=0.0), {}
     attrs["machine"] = f"{platform.node()} {os.cpu_count()} CPUs torch " \
@@ -488,58 +486,11 @@ def _guarded_run(method: str, cfg: dict, seed: int, inputs: dict | None = None
     return attrs, arrays
 
 
-_WORKER_INPUTS: Any = None   # the training inputs, or the dataset for the analyses
-
-
-def _start_worker(inputs: Any, parent: int) -> None:
-    from .executors import die_with_parent
-    die_with_parent(parent)     # no orphan left training when the study is killed
-    global _WORKER_INPUTS
-    _WORKER_INPUTS = inputs
-    torch.set_num_threads(1)
-
-
-def _pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: Callable):
-    """Yield ``(job, fn(*job))`` as the jobs finish, ``workers`` at a time, each
-    worker process started with ``shared`` (``fn``'s last argument in the serial
-    case).  ``fn`` turns the failures it expects into failed results itself; a
-    worker process that dies (killed for memory, say) breaks the pool, and
-    every job not finished by then gives ``failed(job, exc)`` (retried by the
-    next resume).  Any other
-    exception is a bug and propagates, in a pool as in the serial case (the
-    results yielded before it are kept).  Leaving early cancels the jobs not
-    started."""
-    if workers == 1:
-        for job in jobs:
-            yield job, fn(*job, shared)
-        return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(shared, os.getpid()))
-    finished = False
-    try:
-        futures = {pool.submit(fn, *job): job for job in jobs}
-        for fut in as_completed(futures):
-            job = futures[fut]
-            try:
-                result = fut.result()
-            except BrokenProcessPool as exc:
-                result = failed(job, exc)
-            yield job, result
-        finished = True
-    finally:
-        if not finished:
-            # interrupted (Ctrl-C, SIGTERM, a bug): stop the running jobs too, not
-            # only the queued ones (Python < 3.14 has no public way to do this)
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                proc.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
 def _runs(todo: list[tuple[str, int]], cfg: dict, inputs: dict, workers: int):
     """Yield ``(method, seed, attrs, arrays)`` of the training runs ``todo``
     (method, seed) as they finish, ``workers`` at a time."""
     jobs = [(m, cfg, s) for m, s in todo]
-    for (method, _, seed), (attrs, arrays) in _pooled(
+    for (method, _, seed), (attrs, arrays) in pooled(
             _guarded_run, jobs, inputs, workers,
             lambda job, exc: (_failed(exc, method=job[0], seed=job[2], seconds=0.0), {})):
         yield method, seed, attrs, arrays
@@ -574,7 +525,7 @@ def _run(out: Path, seeds: int, cfg: dict, methods: list[str],
             and not _analysed(store, r["key"])]
     n_an = min(workers, len(jobs)) or 1
     bar = tqdm(total=len(jobs), desc="hidden-state analysis", disable=not verbose, unit="run")
-    for (run, _), (attrs, arrays) in _pooled(
+    for (run, _), (attrs, arrays) in pooled(
             _guarded_analysis, jobs, ds, n_an,
             lambda job, exc: (_failed(exc, run=job[0]["key"]), {})):
         attrs["workers"] = n_an
