@@ -193,6 +193,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 _PENDULUM_SETTINGS = '{"train": {"epochs": 60}, "seqkan": {"output_width": [4, 2]}}'
 
 
+def _timeout_arg(value: float | None) -> dict[str, float | None]:
+    """``--timeout`` as keyword arguments: none given keeps the default, 0 is no limit."""
+    if value is None:
+        return {}
+    return {"timeout": None if value == 0 else value}
+
+
 def _cmd_study_pendulum(args: argparse.Namespace) -> int:
     import time
 
@@ -204,7 +211,8 @@ def _cmd_study_pendulum(args: argparse.Namespace) -> int:
     settings = _settings_arg(args.settings, _PENDULUM_SETTINGS)
     store = run_pendulum_study(args.out, seeds=args.seeds, quick=args.quick, methods=methods,
                                dataset=args.dataset, verbose=not args.quiet,
-                               workers=args.workers, settings=settings)
+                               workers=args.workers, settings=settings,
+                               **_timeout_arg(args.timeout))
     runs = store.runs()
     bad = [r for r in runs if r["status"] != "ok"]
     print(f"{len(runs) - len(bad)} runs ok, {len(bad)} not "
@@ -383,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "seqkan_official, operon")
     sp.add_argument("--workers", type=int, default=1,
                     help="training runs at once, each a process on one core (default 1)")
+    sp.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                    help="with --workers 2 or more: kill a run or analysis after this "
+                         "long and record it as failed (default 7200; 0: no limit)")
     sp.add_argument("--settings", default=None, metavar="JSON",
                     help="settings replacing the study's, per section (train or a method), "
                          f"e.g. '{_PENDULUM_SETTINGS}' (part of the study definition: "

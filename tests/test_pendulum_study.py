@@ -2,6 +2,7 @@
 
 import copy
 import os
+import time
 
 import h5py
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from kandiscover import hidden_state_analysis
 from kandiscover.data import pendulum
 from kandiscover.data.dataset import SequenceDataset, TabularDataset, save_dataset
-from kandiscover.study.executors import pooled
+from kandiscover.study.executors import pooled, worker_shared
 from kandiscover.errors import InputError, InputTypeError
 from kandiscover.kan.seqkan import SeqKAN
 from kandiscover.study import pendulum as study
@@ -509,7 +510,48 @@ def test_failures_in_worker_processes_become_failed_runs_and_bugs_propagate(smal
             list(study._runs([("lstm", 0)], cfg, inputs, workers))
     # a worker process that dies takes its job down with it, recorded as failed
     died = list(pooled(os._exit, [(3,)], None, 2, lambda job, exc: type(exc).__name__))
-    assert died == [((3,), "BrokenProcessPool")]
+    assert died == [((3,), "ChildProcessError")]
+
+
+def test_pooled_isolates_dying_and_overdue_jobs_and_reuses_its_workers():
+    def failed(job, exc):
+        return f"{type(exc).__name__}: {exc}"
+
+    # each dying job fails alone, with its own exit code; the others finish
+    got = dict(pooled(os._exit, [(3,), (4,)], None, 2, failed))
+    assert "exit code 3" in got[(3,)] and "exit code 4" in got[(4,)]
+    # an overdue job is killed at the timeout; the jobs around it finish
+    got = dict(pooled(time.sleep, [(0,), (120,), (0,), (0,)], None, 2, failed, timeout=3))
+    assert got == {(0,): None, (120,): "TimeoutError: killed after the timeout of 3 s"}
+    # the shared inputs go to each worker process once, and a process takes job
+    # after job: 6 jobs, 2 processes
+    assert [r for _, r in pooled(worker_shared, [()] * 3, {"big": 1}, 2, failed)] == \
+        [{"big": 1}] * 3
+    pids = {r for _, r in pooled(os.getpid, [()] * 6, None, 2, failed)}
+    assert 1 <= len(pids) <= 2 and os.getpid() not in pids
+    with pytest.raises(InputError, match="timeout"):
+        list(pooled(time.sleep, [(0,)], None, 2, failed, timeout=0))
+
+
+def test_an_overdue_run_is_killed_and_recorded_as_failed(tmp_path, small, capsys):
+    from kandiscover.cli import main
+    data = tmp_path / "p.h5"
+    save_dataset(small, data)
+    args = ["study", "pendulum", "--quick", "--seeds", "1", "--methods", "rnn,lstm",
+            "--dataset", str(data), "--out", str(tmp_path / "s"), "--quiet", "--workers", "2",
+            "--settings", '{"train": {"epochs": 500, "patience": 500}}']   # runs of seconds
+    assert main(args + ["--timeout", "-1"]) == 2
+    assert "timeout" in capsys.readouterr().err
+    assert main(args + ["--timeout", "0.01"]) == 0
+    assert "0 runs ok, 2 not" in capsys.readouterr().out
+    store = ResultStore.open(tmp_path / "s" / "results.h5")
+    for run in store.runs():
+        assert run["status"] == "failed"
+        assert run["error"] == "TimeoutError: killed after the timeout of 0.01 s"
+    assert "TimeoutError" in (tmp_path / "s" / "report.md").read_text()
+    # the resume retries them; with no limit (0) they finish
+    assert main(args + ["--timeout", "0"]) == 0
+    assert "2 runs ok, 0 not" in capsys.readouterr().out
 
 
 def test_failed_and_unavailable_runs_are_recorded(tmp_path, small, monkeypatch):

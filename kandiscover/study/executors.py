@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from .._validation import check_positive
 from ..errors import InputError
 from .tasks import failure, run_task
 
@@ -121,56 +122,168 @@ def worker_shared() -> Any:
     return _SHARED
 
 
-def _start_pooled_worker(shared: Any, parent: int) -> None:
+class _RemoteTraceback(Exception):
+    """The traceback of an exception raised in a worker process (its ``__cause__``)."""
+
+    def __str__(self) -> str:
+        return "\n" + str(self.args[0])
+
+
+def _sendable(exc: BaseException) -> BaseException:
+    """``exc``, or a RuntimeError naming it when it does not survive pickling."""
+    import pickle
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any pickling failure
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def _pooled_worker(fn: Callable, shared: Any, conn, parent: int) -> None:  # a spawned process
+    """Say ``("ready", None)`` once started, then run the jobs sent on ``conn`` one
+    at a time until ``None`` or the pipe closes, answering each with ``("done",
+    result)`` or ``("raised", (exception, traceback text))``."""
+    import traceback
+
     import torch
 
     die_with_parent(parent)     # no orphan left working when the parent is killed
     global _SHARED
     _SHARED = shared
     torch.set_num_threads(1)
+    conn.send(("ready", None))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            answer = ("done", fn(*job))
+        except BaseException as exc:  # noqa: BLE001 - sent to the parent, raised there
+            answer = ("raised", (_sendable(exc), traceback.format_exc()))
+        conn.send(answer)
 
 
-def pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: Callable):
-    """Yield ``(job, fn(*job))`` as the jobs finish, ``workers`` at a time, in
-    spawned processes on one torch thread each, started once with ``shared``
-    (large inputs sent once per process, not per job; ``fn`` reads them with
-    :func:`worker_shared`, and gets them as its last argument in the serial
-    case, ``workers == 1``).  Unlike :func:`run_local` there is no per-job
-    timeout.  ``fn`` turns the failures it expects into failed results itself; a
-    worker process that dies (killed for memory, say) breaks the pool, and
-    every job not finished by then gives ``failed(job, exc)``.  Any other
-    exception is a bug and propagates, in a pool as in the serial case (the
-    results yielded before it are kept).  Leaving early cancels the jobs not
-    started and kills the running ones."""
+class _Worker:
+    """A process of :func:`pooled`, its end of the pipe, and the job it runs."""
+
+    def __init__(self, ctx, fn: Callable, shared: Any):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_pooled_worker, args=(fn, shared, child, os.getpid()),
+                                daemon=True)
+        self.proc.start()
+        child.close()
+        self.job: tuple | None = None
+        self.ready = False          # the process is up (its start is not timed)
+        self.started = 0.0          # when the job was handed over, or the process ready
+
+    def give(self, job: tuple) -> bool:
+        """Hand ``job`` over; False when the process is gone."""
+        try:
+            self.conn.send(job)
+        except (OSError, ValueError):
+            return False
+        self.job, self.started = job, time.perf_counter()
+        return True
+
+    def stop(self, kill: bool) -> int | None:
+        """End the process (at once with ``kill``, else when it has finished its
+        job); return its exit code."""
+        if not kill:
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                pass
+            self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+        return self.proc.exitcode
+
+
+def pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: Callable,
+           timeout: float | None = None):
+    """Yield ``(job, fn(*job))`` as the jobs finish, ``workers`` at a time.
+
+    The jobs run in spawned worker processes on one torch thread each, each
+    process started once with ``shared`` (large inputs sent once per process,
+    not per job; ``fn`` reads them with :func:`worker_shared`) and given one job
+    after another.  ``fn`` turns the failures it expects into failed results
+    itself.  A job whose process dies (killed for memory, say) gives
+    ``failed(job, ChildProcessError(...))``, and one still running ``timeout``
+    seconds after it was handed over (None: no limit; for a fresh process, from
+    when it is ready) has its process killed and gives ``failed(job,
+    TimeoutError(...))``; either way a fresh process takes the next job, and
+    the other jobs are not touched (a result that has arrived is kept, however
+    late: the clock is read every half second).  Any other exception raised by
+    ``fn`` is a bug and propagates (the results yielded before it are kept; the
+    worker's traceback is its ``__cause__``).  Leaving early, or an exception,
+    kills the running jobs.  A process with no job left to take ends at once.
+
+    With ``workers == 1`` the jobs run here, one after another, ``fn`` getting
+    ``shared`` as its last argument; there is no timeout then (nothing to kill).
+    """
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing.connection import wait
 
+    if timeout is not None:
+        timeout = check_positive(timeout, "timeout")
     if workers == 1:
         for job in jobs:
             yield job, fn(*job, shared)
         return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_pooled_worker,
-                               initargs=(shared, os.getpid()))
+    ctx = multiprocessing.get_context("spawn")
+    queue = list(jobs)[::-1]
+    idle: list[_Worker] = []
+    busy: dict[Any, _Worker] = {}              # conn -> worker running a job
     finished = False
     try:
-        futures = {pool.submit(fn, *job): job for job in jobs}
-        for fut in as_completed(futures):
-            job = futures[fut]
-            try:
-                result = fut.result()
-            except BrokenProcessPool as exc:
-                result = failed(job, exc)
-            yield job, result
+        while queue or busy:
+            while queue and len(busy) < workers:
+                worker = idle.pop() if idle else _Worker(ctx, fn, shared)
+                if worker.give(queue[-1]):
+                    queue.pop()
+                    busy[worker.conn] = worker
+                else:                           # died while idle: replace it
+                    worker.stop(kill=True)
+            for conn in wait(list(busy), timeout=0.5):
+                worker = busy.pop(conn)
+                job = worker.job
+                try:
+                    what, value = conn.recv()
+                except (EOFError, OSError):
+                    code = worker.stop(kill=True)
+                    yield job, failed(job, ChildProcessError(
+                        f"the worker process died (exit code {code}) without a result"))
+                    continue
+                if what == "ready":         # the clock starts once the process is up
+                    worker.ready, worker.started = True, time.perf_counter()
+                    busy[conn] = worker
+                    continue
+                if what == "raised":
+                    exc, tb = value
+                    raise exc from _RemoteTraceback(tb)
+                if queue:
+                    idle.append(worker)
+                else:                       # nothing left for it: free its memory
+                    worker.stop(kill=False)
+                yield job, value
+            now = time.perf_counter()
+            for conn, worker in list(busy.items()):
+                if timeout is not None and worker.ready and now - worker.started > timeout:
+                    del busy[conn]
+                    worker.stop(kill=True)
+                    yield worker.job, failed(worker.job, TimeoutError(
+                        f"killed after the timeout of {timeout:g} s"))
         finished = True
     finally:
-        if not finished:
-            # interrupted (Ctrl-C, SIGTERM, a bug): stop the running jobs too, not
-            # only the queued ones (Python < 3.14 has no public way to do this)
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                proc.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in idle:
+            worker.stop(kill=not finished)
+        for worker in busy.values():
+            worker.stop(kill=True)
 
 
 def _isolated_main(parent: int) -> None:   # ``python -c`` entry of a Dask task's process

@@ -49,7 +49,7 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 from tqdm.auto import tqdm
 
-from .._validation import check_int
+from .._validation import check_int, check_positive
 from ..data import pendulum
 from ..data.dataset import SequenceDataset, load_dataset, save_dataset
 from ..errors import InputError, InputTypeError, KandiscoverError
@@ -61,6 +61,9 @@ __all__ = ["run_pendulum_study", "study_config", "METHODS", "TEST_SPLITS"]
 
 METHODS = ("seqkan", "seqkan_wide", "rnn", "lstm", "tkan", "seqkan_official", "operon")
 TEST_SPLITS = ("test_interp", "test_extrap")
+#: default seconds a run or an analysis may take in a worker process (about 15
+#: times the longest measured, a seqKAN run of about 450 s on one core)
+RUN_TIMEOUT = 7200.0
 DATASET_FILE = "pendulum.h5"
 
 # passed as keywords to the fit of every seqKAN and recurrent baseline: only
@@ -427,7 +430,8 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
                        quick: bool = False, methods: Sequence[str] | None = None,
                        dataset: str | os.PathLike | SequenceDataset | None = None,
                        report: bool = True, verbose: bool = True, workers: int = 1,
-                       settings: dict | None = None) -> ResultStore:
+                       settings: dict | None = None,
+                       timeout: float | None = RUN_TIMEOUT) -> ResultStore:
     """Run (or resume) the pendulum study; return its :class:`ResultStore`.
 
     Parameters
@@ -448,9 +452,15 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
     settings : ``{section: {key: value}}`` replacing the study's settings
         (:func:`study_config`); they are part of the study's definition, so a
         results.h5 made with other settings is refused (use another ``out``)
+    timeout : seconds a training run, or a hidden-state analysis, may take in
+        a worker process (``workers`` > 1) before it is killed and recorded as
+        failed, to be retried by the next resume (None: no limit).  With
+        ``workers=1`` they run in this process, without a time limit
     """
     seeds = check_int(seeds, "seeds", 1)
     workers = check_int(workers, "workers", 1)
+    if timeout is not None:
+        timeout = check_positive(timeout, "timeout")
     methods = list(METHODS if methods is None else methods)
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
@@ -459,7 +469,7 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
     cfg = study_config(quick, settings)
     out = Path(out)
     with torch_threads(1), sigterm_interrupts():
-        return _run(out, seeds, cfg, methods, dataset, report, verbose, workers)
+        return _run(out, seeds, cfg, methods, dataset, report, verbose, workers, timeout)
 
 
 #: what a run (or a hidden-state analysis) may raise that makes it a failed entry
@@ -486,19 +496,21 @@ def _guarded_run(method: str, cfg: dict, seed: int, inputs: dict | None = None
     return attrs, arrays
 
 
-def _runs(todo: list[tuple[str, int]], cfg: dict, inputs: dict, workers: int):
+def _runs(todo: list[tuple[str, int]], cfg: dict, inputs: dict, workers: int,
+          timeout: float | None = None):
     """Yield ``(method, seed, attrs, arrays)`` of the training runs ``todo``
     (method, seed) as they finish, ``workers`` at a time."""
     jobs = [(m, cfg, s) for m, s in todo]
     for (method, _, seed), (attrs, arrays) in pooled(
             _guarded_run, jobs, inputs, workers,
-            lambda job, exc: (_failed(exc, method=job[0], seed=job[2], seconds=0.0), {})):
+            lambda job, exc: (_failed(exc, method=job[0], seed=job[2], seconds=0.0), {}),
+            timeout):
         yield method, seed, attrs, arrays
 
 
 def _run(out: Path, seeds: int, cfg: dict, methods: list[str],
          dataset: str | os.PathLike | SequenceDataset | None, report: bool,
-         verbose: bool, workers: int) -> ResultStore:
+         verbose: bool, workers: int, timeout: float | None) -> ResultStore:
     ds = _dataset(out, cfg, dataset)
     store = ResultStore(out / "results.h5", "pendulum",
                         {"config": cfg, "dataset": _dataset_identity(ds)})
@@ -510,7 +522,7 @@ def _run(out: Path, seeds: int, cfg: dict, methods: list[str],
     todo = [(m, s) for s in range(seeds) for m in methods if f"{m}-seed{s}" not in done]
     n_train = min(workers, len(todo)) or 1
     bar = tqdm(total=len(todo), desc="pendulum study", disable=not verbose, unit="run")
-    for method, seed, attrs, arrays in _runs(todo, cfg, inputs, n_train):
+    for method, seed, attrs, arrays in _runs(todo, cfg, inputs, n_train, timeout):
         key = f"{method}-seed{seed}"
         attrs["workers"] = n_train
         store.add(key, attrs, arrays)
@@ -527,7 +539,7 @@ def _run(out: Path, seeds: int, cfg: dict, methods: list[str],
     bar = tqdm(total=len(jobs), desc="hidden-state analysis", disable=not verbose, unit="run")
     for (run, _), (attrs, arrays) in pooled(
             _guarded_analysis, jobs, ds, n_an,
-            lambda job, exc: (_failed(exc, run=job[0]["key"]), {})):
+            lambda job, exc: (_failed(exc, run=job[0]["key"]), {}), timeout):
         attrs["workers"] = n_an
         store.add(f"analysis-{run['key']}", attrs, arrays, group="extra")
         bar.update()
