@@ -2,6 +2,7 @@
 
 import copy
 import os
+import threading
 import time
 
 import h5py
@@ -531,6 +532,9 @@ def test_pooled_isolates_dying_and_overdue_jobs_and_reuses_its_workers():
     assert 1 <= len(pids) <= 2 and os.getpid() not in pids
     with pytest.raises(InputError, match="timeout"):
         list(pooled(time.sleep, [(0,)], None, 2, failed, timeout=0))
+    # a result that cannot be sent back is a bug, raised here
+    with pytest.raises(RuntimeError, match="result could not be sent back"):
+        list(pooled(threading.Lock, [()], None, 2, failed))
 
 
 def test_an_overdue_run_is_killed_and_recorded_as_failed(tmp_path, small, capsys):

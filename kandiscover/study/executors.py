@@ -1,5 +1,7 @@
-"""Where recovery tasks run: spawned local processes, or child processes of Dask
-workers; each is killed at the hard timeout (see :mod:`kandiscover.study.runner`)."""
+"""Where study tasks run: spawned local processes, or child processes of Dask
+workers, each killed at the hard timeout (the recovery studies, see
+:mod:`kandiscover.study.runner`); or a pool of spawned worker processes that
+receive large shared inputs once (:func:`pooled`, the pendulum study)."""
 
 from __future__ import annotations
 
@@ -163,7 +165,12 @@ def _pooled_worker(fn: Callable, shared: Any, conn, parent: int) -> None:  # a s
             answer = ("done", fn(*job))
         except BaseException as exc:  # noqa: BLE001 - sent to the parent, raised there
             answer = ("raised", (_sendable(exc), traceback.format_exc()))
-        conn.send(answer)
+        try:
+            conn.send(answer)
+        except Exception as exc:  # noqa: BLE001 - a result that does not pickle is a bug
+            conn.send(("raised", (RuntimeError(f"the job's result could not be sent "
+                                               f"back: {type(exc).__name__}: {exc}"),
+                                  traceback.format_exc())))
 
 
 class _Worker:
