@@ -341,6 +341,23 @@ def test_quick_study_writes_results_report_and_resumes(tmp_path, small, monkeypa
     assert store.has("analysis-seqkan-seed0", group="extra")
     report = (out / "report.md").read_text()
     assert "## ROC-AUC" in report and "seqKAN (ours)" in report and "$$" in report
+    assert "## Extrapolation by string length" in report
+    # the AUC by string length: one bin is the whole split's AUC; the bins cut
+    # the extrapolation range into parts of equal numbers of windows
+    from kandiscover.study.pendulum_report import auc_by_length
+    view = pendulum.pendulum_view(small)
+    edges, one = auc_by_length(store, view, bins=1)
+    for key, r in runs.items():
+        for lab in pendulum.LABELS:
+            assert one[r["method"]][lab][0][0] == pytest.approx(
+                r["metrics"]["test_extrap"][lab]["roc_auc"], abs=1e-6)
+    edges, three = auc_by_length(store, view, bins=3)
+    L0 = np.asarray(view.groups["params"]["L0"])[view.groups["splits"]["test_extrap"]]
+    assert len(edges) == 4 and np.all(np.diff(edges) > 0)
+    assert edges[0] == pytest.approx(L0.min()) and edges[-1] == pytest.approx(L0.max())
+    assert all(len(three[m][lab]) == 3 for m in three for lab in pendulum.LABELS)
+    with pytest.raises(InputError, match="bins"):
+        auc_by_length(store, view, bins=0)
     for fig in ("roc_curves.png", "phi_h_seqkan-seed0.png", "phi_o_seqkan-seed0.png"):
         assert (out / fig).stat().st_size > 1000
     assert any(p.name.startswith("hidden_vs_") for p in out.iterdir())

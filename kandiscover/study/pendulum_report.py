@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from .._validation import check_int
 from ..data import pendulum
 from ..data.dataset import SequenceDataset
 from ..data.store import atomic_path
@@ -215,6 +216,56 @@ def _difference_text(runs: list[dict], ds: SequenceDataset, window: tuple[int, i
             + ("a real gap" if d.significant else "not a significant gap") + ")")
 
 
+def auc_by_length(store: ResultStore, ds: SequenceDataset, split: str = "test_extrap",
+                  bins: int = 3) -> tuple[np.ndarray, dict[str, dict[str, list]]]:
+    """ROC-AUC of every method on ``split`` within ``bins`` ranges of the
+    initial string length L0 (quantiles over the split's windows, so the bins
+    hold equal numbers of windows): where in the range a method gains or loses.
+
+    Returns ``(edges, table)``: the ``bins + 1`` bin edges in metres, and
+    method -> label -> per bin ``(mean, std, number of seeds)`` of the ok runs'
+    per-seed AUCs (NaN where a bin holds one class only).
+    """
+    bins = check_int(bins, "bins", 1)
+    w = ds.windows(split, *_windows(store))
+    L0 = np.asarray(ds.groups["params"]["L0"])[w.sequence]
+    edges = np.quantile(L0, np.linspace(0.0, 1.0, bins + 1))
+    which = np.clip(np.searchsorted(edges, L0, side="right") - 1, 0, bins - 1)
+    table: dict[str, dict[str, list]] = {}
+    for run in store.runs():
+        if run["status"] != "ok":
+            continue
+        P = run["arrays"][f"proba.{split}"]
+        for j, lab in enumerate(w.label_names):
+            per = table.setdefault(run["method"], {}).setdefault(lab, [[] for _ in range(bins)])
+            for b in range(bins):
+                y, p = w.labels[which == b, j].astype(bool), P[which == b, j]
+                ok = y.any() and not y.all() and np.isfinite(p).all()
+                per[b].append(float(roc_auc_score(y, p)) if ok else float("nan"))
+    out = {m: {lab: [(float(np.mean(v)), float(np.std(v)), len(v)) for v in per]
+               for lab, per in d.items()} for m, d in table.items()}
+    return edges, out
+
+
+def _by_length_lines(store: ResultStore, ds: SequenceDataset, methods: list[str]) -> list[str]:
+    edges, tab = auc_by_length(store, ds)
+    ranges = [f"{lo:.2f}-{hi:.2f} m" for lo, hi in zip(edges[:-1], edges[1:])]
+    L = ["## Extrapolation by string length", "",
+         "ROC-AUC (mean over seeds, five decimals) on the extrapolation split, its "
+         "windows cut into thirds by the sequence's initial string length L0 "
+         f"(the training sequences start at {pendulum.INTERP_L0[0]:g}-"
+         f"{pendulum.INTERP_L0[1]:g} m):", ""]
+    for lab in pendulum.LABELS:
+        L += [f"| {lab} | " + " | ".join(ranges) + " |", "|" + "---|" * (len(ranges) + 1)]
+        for m in methods:
+            if lab in tab.get(m, {}):
+                L.append(f"| {_NAMES.get(m, m)} | " + " | ".join(
+                    "–" if not np.isfinite(v[0]) else f"{v[0]:.5f}" for v in tab[m][lab])
+                    + " |")
+        L.append("")
+    return L
+
+
 def _rule_lines(rules: dict) -> list[str]:
     """The update and output rules of a stored analysis entry as display LaTeX."""
     return [f"$$ {t} $$" for t in rules["update_latex"] + rules["output_latex"]] + [""]
@@ -325,6 +376,8 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
           f"{auc:.3f}" + (": the label is decidable from the window." if auc >= 0.9 else "."),
           ""]
 
+    if any(r["status"] == "ok" for r in runs):
+        L += _by_length_lines(store, ds, methods)
     L += ["## Runs", "", "| run | status | train s | epochs | note |", "|---|---|---|---|---|"]
     for r in runs:
         L.append(f"| {r['key']} | {r['status']} | {r.get('train_seconds', 0.0):.1f} | "
