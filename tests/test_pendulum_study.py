@@ -563,6 +563,9 @@ def test_an_overdue_run_is_killed_and_recorded_as_failed(tmp_path, small, capsys
             "--settings", '{"train": {"epochs": 500, "patience": 500}}']   # runs of seconds
     assert main(args + ["--timeout", "-1"]) == 2
     assert "timeout" in capsys.readouterr().err
+    with pytest.raises(SystemExit):                 # the help names the default
+        main(["study", "pendulum", "--help"])
+    assert f"(default {study.RUN_TIMEOUT:g};" in " ".join(capsys.readouterr().out.split())
     assert main(args + ["--timeout", "0.01"]) == 0
     assert "0 runs ok, 2 not" in capsys.readouterr().out
     store = ResultStore.open(tmp_path / "s" / "results.h5")
@@ -573,6 +576,12 @@ def test_an_overdue_run_is_killed_and_recorded_as_failed(tmp_path, small, capsys
     # the resume retries them; with no limit (0) they finish
     assert main(args + ["--timeout", "0"]) == 0
     assert "2 runs ok, 0 not" in capsys.readouterr().out
+    # one run left, or one asked for, with --workers 2: still in a worker process,
+    # under the timeout
+    one = args[:args.index("--methods") + 1] + ["rnn"] + args[args.index("--methods") + 2:]
+    one[one.index("--out") + 1] = str(tmp_path / "one")
+    assert main(one + ["--timeout", "0.01"]) == 0
+    assert "0 runs ok, 1 not (rnn-seed0: failed)" in capsys.readouterr().out
 
 
 def test_failed_and_unavailable_runs_are_recorded(tmp_path, small, monkeypatch):

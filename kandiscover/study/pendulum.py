@@ -522,7 +522,9 @@ def _run(out: Path, seeds: int, cfg: dict, methods: list[str],
     todo = [(m, s) for s in range(seeds) for m in methods if f"{m}-seed{s}" not in done]
     n_train = min(workers, len(todo)) or 1
     bar = tqdm(total=len(todo), desc="pendulum study", disable=not verbose, unit="run")
-    for method, seed, attrs, arrays in _runs(todo, cfg, inputs, n_train, timeout):
+    # workers > 1 keeps the runs in worker processes (and under the timeout)
+    # even when fewer runs than workers are left
+    for method, seed, attrs, arrays in _runs(todo, cfg, inputs, workers, timeout):
         key = f"{method}-seed{seed}"
         attrs["workers"] = n_train
         store.add(key, attrs, arrays)
@@ -538,7 +540,7 @@ def _run(out: Path, seeds: int, cfg: dict, methods: list[str],
     n_an = min(workers, len(jobs)) or 1
     bar = tqdm(total=len(jobs), desc="hidden-state analysis", disable=not verbose, unit="run")
     for (run, _), (attrs, arrays) in pooled(
-            _guarded_analysis, jobs, ds, n_an,
+            _guarded_analysis, jobs, ds, workers,
             lambda job, exc: (_failed(exc, run=job[0]["key"]), {}), timeout):
         attrs["workers"] = n_an
         store.add(f"analysis-{run['key']}", attrs, arrays, group="extra")
