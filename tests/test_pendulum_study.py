@@ -666,12 +666,31 @@ def test_settings_replace_the_study_defaults():
         study.study_config(settings={"seqkan": {"width": 3}})
     refined = study.study_config(settings={"seqkan_wide": {"grid_refine": [[30, 10]]}})
     assert refined["seqkan_wide"]["grid_refine"] == [[30, 10]]
+    smooth = study.study_config(settings={"seqkan_wide": {"lamb_smooth": [1e-3, 0.0]},
+                                          "seqkan": {"lamb_smooth": 1e-4}})
+    assert smooth["seqkan_wide"]["lamb_smooth"] == [1e-3, 0.0]
+    assert smooth["seqkan"]["lamb_smooth"] == 1e-4
+    with pytest.raises(InputError, match="'lamb_smooth'"):    # only the seqKANs read it
+        study.study_config(settings={"tkan": {"lamb_smooth": 1.0}})
     with pytest.raises(InputError, match="'output_width'"):   # only the seqKANs read it
         study.study_config(settings={"lstm": {"output_width": 3}})
     with pytest.raises(InputTypeError, match="settings must be a dict"):
         study.study_config(settings=[("train", {})])
     with pytest.raises(InputTypeError, match=r"settings\['train'\] must be a dict"):
         study.study_config(settings={"train": 60})
+
+
+def test_the_study_passes_lamb_smooth_to_the_seqkan_fit(small):
+    from kandiscover.sparsify.regularize import spline_roughness
+    rough = {}
+    for w in (0.0, [10.0, 0.0]):
+        cfg = study.study_config(True, {"seqkan": {"lamb_smooth": w}})
+        inputs = {"raw": study._window_data(pendulum.pendulum_view(small), cfg)}
+        attrs, arrays = study._run_one("seqkan", cfg, 0, inputs)
+        assert attrs["hyperparameters"]["lamb_smooth"] == w
+        m = study.load_seqkan({"model_config": attrs["model_config"], "arrays": arrays})
+        rough[str(w)] = spline_roughness(m.phi_h).item()
+    assert rough["[10.0, 0.0]"] < 0.7 * rough["0.0"]   # Adam: a bounded step
 
 
 def test_cli_settings_change_the_runs_and_the_study_definition(tmp_path, small, capsys):

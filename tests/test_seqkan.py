@@ -450,3 +450,37 @@ def test_fit_grid_refine_bad_values(bad, match):
     m = SeqKAN(2, hidden_size=1, grid=5, seed=0)
     with pytest.raises(InputError, match=match):
         m.fit(X, Y, epochs=1, grid_refine=bad)
+
+
+def test_spline_roughness_is_zero_for_lines_and_counts_live_spline_edges_only():
+    from kandiscover.sparsify.regularize import spline_roughness
+    kan = kandiscover.KAN([2, 3], grid=6, k=3, seed=0)
+    layer = kan.layers[0]
+    with torch.no_grad():
+        n = layer.coef.shape[-1]
+        layer.coef.copy_(torch.linspace(-1.0, 1.0, n).expand_as(layer.coef))   # lines
+    assert spline_roughness(kan).item() == pytest.approx(0.0, abs=1e-10)
+    with torch.no_grad():
+        layer.coef[0, 1, 4] += 0.5           # one bump: 0.5^2 (1 + 4 + 1) times scale^2
+    scale = layer.scale_sp[0, 1].item()
+    assert spline_roughness(kan).item() == pytest.approx(6 * 0.25 * scale ** 2, rel=1e-5)
+    with torch.no_grad():
+        layer.mask[0, 1] = 0.0               # a pruned edge does not count
+    assert spline_roughness(kan).item() == pytest.approx(0.0, abs=1e-10)
+
+
+def test_fit_lamb_smooth_smooths_the_chosen_map():
+    from kandiscover.sparsify.regularize import spline_roughness
+    X, Y = _toy(n=64, T=8)
+    rough = {}
+    for w in (0.0, (1.0, 0.0)):
+        m = SeqKAN(2, hidden_size=2, grid=8, seed=3)
+        h = m.fit(X, Y, X[:16], Y[:16], epochs=4, batch_size=16, lamb_smooth=w)
+        rough[w] = (spline_roughness(m.phi_h).item(), spline_roughness(m.phi_o).item())
+        assert (h.reg[0] > 0) == (w != 0.0)
+    assert rough[(1.0, 0.0)][0] < 0.5 * rough[0.0][0]
+    m = SeqKAN(2, hidden_size=1, seed=0)
+    for bad, match in ((-1.0, "lamb_smooth"), ((1.0, 2.0, 3.0), "pair"),
+                       ((1.0, -2.0), r"lamb_smooth\[1\]")):
+        with pytest.raises(InputError, match=match):
+            m.fit(X, Y, epochs=1, lamb_smooth=bad)

@@ -109,7 +109,7 @@ from torch.nn import functional as F_
 
 from .._validation import check_int, check_positive
 from ..errors import InputError
-from ..sparsify.regularize import regularization
+from ..sparsify.regularize import regularization, spline_roughness
 from .network import KAN
 from .seqtrain import _sequences
 from .seqtrain import check_schedule, check_settings, sequence_data, train_last_step
@@ -209,6 +209,18 @@ def oscillator_scaled(x: Any, dt: float) -> Any:
 
 #: the per-sequence scalings of :func:`scale_windows` and ``SeqKAN(window_scale=...)``
 SCALINGS = ("rms", "oscillator")
+
+
+def _pair(value: Any, name: str) -> tuple[float, float]:
+    """A non-negative weight for both maps, or a pair (Phi_h, Phi_o)."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise InputError(f"{name} must be one weight or a pair (Phi_h, Phi_o), got "
+                             f"{value!r}")
+        return (check_positive(value[0], f"{name}[0]", allow_zero=True),
+                check_positive(value[1], f"{name}[1]", allow_zero=True))
+    w = check_positive(value, name, allow_zero=True)
+    return w, w
 
 
 def _refinements(value: Any, grid: int) -> dict[int, int]:
@@ -631,7 +643,8 @@ class SeqKAN(nn.Module):
     # ------------------------------------------------------------ training
     def fit(self, X: Any, Y: Any, X_val: Any = None, Y_val: Any = None, *, epochs: int = 20,
             batch_size: int = 64, lr: float = 1e-2, lamb: float = 0.0, lamb_l1: float = 1.0,
-            lamb_entropy: float = 2.0, reg_samples: int = 256, patience: int = 5,
+            lamb_entropy: float = 2.0, reg_samples: int = 256,
+            lamb_smooth: float | Sequence[float] = 0.0, patience: int = 5,
             grid_update_epochs: Sequence[int] = (0, 1), grid_samples: int = 20000,
             grid_refine: Any = None, clip_grad: float | None = 5.0, lr_schedule: str = "constant",
             lr_patience: int = 2, seed: int | None = None,
@@ -648,6 +661,13 @@ class SeqKAN(nn.Module):
         lamb, lamb_l1, lamb_entropy : sparsity penalty of
             :mod:`kandiscover.sparsify.regularize` on Phi_h and Phi_o, computed on
             ``reg_samples`` traced (sequence, step) rows of each batch
+        lamb_smooth : weight of the P-spline roughness penalty
+            (:func:`~kandiscover.sparsify.regularize.spline_roughness`: squared
+            second differences of the spline coefficients) on both maps, or a
+            pair ``(Phi_h, Phi_o)``.  Smoother edges, notably in Phi_h, may carry
+            better to inputs unlike the training data (see the pendulum study);
+            the maps' coefficient scales differ, so a pair is usually better
+            than one weight for both
         grid_update_epochs : epochs before which the grids move to the traced
             inputs of ``grid_samples`` training rows (empty: never)
         grid_refine : grid extension during training (coarse to fine, as in the
@@ -665,7 +685,8 @@ class SeqKAN(nn.Module):
         verbose : tqdm progress bar over epochs (only on a terminal)
 
         The History's entries are per *epoch*: mean training BCE (without the
-        penalty), validation BCE, mean penalty, learning rate, the epochs of
+        penalty), validation BCE, mean weighted penalty (``lamb`` times the
+        sparsity penalty plus the roughness terms), learning rate, the epochs of
         grid updates, ``best_step`` (best validation epoch) and ``stopped_early``.
         """
         epochs, batch_size, patience, lr, clip_grad = check_settings(
@@ -676,6 +697,7 @@ class SeqKAN(nn.Module):
         grid_samples = check_int(grid_samples, "grid_samples", 2)
         for name, v in (("lamb", lamb), ("lamb_l1", lamb_l1), ("lamb_entropy", lamb_entropy)):
             check_positive(v, name, allow_zero=True)
+        smooth = _pair(lamb_smooth, "lamb_smooth")
         grid_epochs = {check_int(e, "grid_update_epochs entry", 0) for e in grid_update_epochs}
         refinements = _refinements(grid_refine, self.config["grid"])
         late = sorted(e for e in refinements if e >= epochs)
@@ -718,22 +740,27 @@ class SeqKAN(nn.Module):
             return regularization(kan, nodes, lamb_l1, lamb_entropy)
 
         def step(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-            """Last-step logits and, with lamb > 0, the penalty on the same unroll."""
+            """Last-step logits and the weighted penalty (None without one); the
+            sparsity penalty is computed on the same unroll."""
             hs = self._unroll(z)
             o_in = self._o_inputs(z, hs)
             logits = self._apply_o(o_in[:, -1:])[:, 0]
-            if not lamb > 0:
-                return logits, None
-            rows_h = self._h_inputs(z, hs).reshape(-1, self.phi_h.n_inputs)
-            rows_o = o_in.reshape(-1, self.phi_o.n_inputs)
-            return logits, penalty(self.phi_h, rows_h) + penalty(self.phi_o, rows_o)
+            pen = None
+            if lamb > 0:
+                rows_h = self._h_inputs(z, hs).reshape(-1, self.phi_h.n_inputs)
+                rows_o = o_in.reshape(-1, self.phi_o.n_inputs)
+                pen = lamb * (penalty(self.phi_h, rows_h) + penalty(self.phi_o, rows_o))
+            for weight, kan in zip(smooth, (self.phi_h, self.phi_o)):
+                if weight > 0:
+                    pen = weight * spline_roughness(kan) + (0.0 if pen is None else pen)
+            return logits, pen
 
         was_training = self.training
         try:
             h = train_last_step(self, Zt, Yt, Zv, Yv, generator=gen, epochs=epochs,
                                 batch_size=batch_size, lr=lr, patience=patience,
                                 clip_grad=clip_grad, logits=self._last_logits, step=step,
-                                penalty_weight=lamb, before_epoch=before_epoch,
+                                penalty_weight=1.0, before_epoch=before_epoch,
                                 lr_schedule=lr_schedule, lr_patience=lr_patience,
                                 verbose=verbose, desc="seqkan fit")
         finally:

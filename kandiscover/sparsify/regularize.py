@@ -22,13 +22,25 @@ with :math:`\lambda` = ``lamb``, :math:`\mu_1` = ``lamb_l1``,
 :math:`\mu_2` = ``lamb_entropy`` and the optional coefficient terms
 :math:`\mu_c` = ``lamb_coef``, :math:`\mu_d` = ``lamb_coefdiff``.
 The activations come from a subsample of the batch (see ``train.fit``).
+
+:func:`spline_roughness` is a different, smoothness penalty: the P-spline
+penalty of Eilers and Marx (1996), the squared second differences of every
+live spline edge's coefficients (times the edge's spline scale),
+
+.. math::
+    R = \sum_{l,i,j} \sum_m \bigl(w_{ij} (c_{ij,m+2} - 2 c_{ij,m+1} + c_{ijm})\bigr)^2 .
+
+On a uniform grid it is proportional to the integral of the squared second
+derivative of the spline part; on a grid placed at data quantiles (after
+``update_grid``) it penalises roughness per knot interval, where the data are.
+It leaves the SiLU part and symbolic edges alone.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["regularization", "edge_l1"]
+__all__ = ["regularization", "edge_l1", "spline_roughness"]
 
 
 def edge_l1(acts: torch.Tensor) -> torch.Tensor:
@@ -57,4 +69,15 @@ def regularization(model, layer_inputs: list[torch.Tensor], lamb_l1: float = 1.0
             total = total + lamb_coef * layer.coef.abs().sum()
         if lamb_coefdiff:
             total = total + lamb_coefdiff * layer.coef.diff(dim=-1).abs().sum()
+    return total
+
+
+def spline_roughness(model) -> torch.Tensor:
+    """The P-spline roughness of a KAN's spline edges (see the module docstring):
+    a differentiable scalar; pruned and symbolic edges do not count."""
+    total = model.layers[0].coef.new_zeros(())
+    for layer in model.layers:
+        w_sp = layer._effective_weights()[1]           # (n_in, n_out, n_coef)
+        if w_sp.shape[-1] >= 3:
+            total = total + (w_sp[..., 2:] - 2 * w_sp[..., 1:-1] + w_sp[..., :-2]).pow(2).sum()
     return total

@@ -96,7 +96,8 @@ _QUICK = {k: v | _QUICK_CHANGES.get(k, {}) for k, v in _FULL.items()}
 
 
 #: settings a section reads beyond those in its defaults
-_OPTIONAL_SETTINGS = {"seqkan": ("output_width",)}
+_OPTIONAL_SETTINGS = {"seqkan": ("output_width", "lamb_smooth"),
+                      "seqkan_wide": ("lamb_smooth",)}
 
 
 def study_config(quick: bool = False, settings: dict | None = None) -> dict[str, Any]:
@@ -197,7 +198,8 @@ def _seqkan(variant: str):
                    output_width=cfg.get("output_width"), grid=cfg["grid"],
                    window_scale=data["scale"], dt=data["dt"], seed=seed)
         hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], lr=cfg["lr"],
-                     grid_refine=cfg["grid_refine"], **tr)
+                     grid_refine=cfg["grid_refine"],
+                     lamb_smooth=cfg.get("lamb_smooth", 0.0), **tr)
         info = _fit_info(hist.train_loss, hist.val_loss, hist.best_step, hist.stopped_early)
         state = {f"state.{k}": v.detach().cpu().numpy() for k, v in m.state_dict().items()}
         info["_arrays"] = state
