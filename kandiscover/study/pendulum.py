@@ -76,7 +76,7 @@ _FULL = {
     "seqkan": dict(hidden_size=8, hidden_width=None, grid=5, grid_refine=[[30, 10]],
                    lr=3e-3),
     "seqkan_wide": dict(hidden_size=8, hidden_width=None, output_width=[4, 2], grid=5,
-                        grid_refine=[[30, 10]], lr=3e-3),
+                        grid_refine=[[30, 10]], lamb_smooth=[1e-3, 0.0], lr=3e-3),
     "rnn": dict(hidden_size=16, lr=1e-2),
     "lstm": dict(hidden_size=16, lr=1e-2),
     "tkan": dict(hidden_size=16, lr=1e-2),
