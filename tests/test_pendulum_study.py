@@ -2,6 +2,8 @@
 
 import copy
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -527,26 +529,43 @@ def test_failures_in_worker_processes_become_failed_runs_and_bugs_propagate(smal
         with pytest.raises(KeyError, match="lstm"):
             list(study._runs([("lstm", 0)], cfg, inputs, workers))
     # a worker process that dies takes its job down with it, recorded as failed
-    died = list(pooled(os._exit, [(3,)], None, 2, lambda job, exc: type(exc).__name__))
+    died = list(pooled(os._exit, [(3,)], None, 2, lambda job, exc, sec: type(exc).__name__))
     assert died == [((3,), "ChildProcessError")]
 
 
 def test_pooled_isolates_dying_and_overdue_jobs_and_reuses_its_workers():
-    def failed(job, exc):
+    ran = {}
+
+    def failed(job, exc, seconds):
+        ran[job] = seconds
         return f"{type(exc).__name__}: {exc}"
 
     # each dying job fails alone, with its own exit code; the others finish
     got = dict(pooled(os._exit, [(3,), (4,)], None, 2, failed))
     assert "exit code 3" in got[(3,)] and "exit code 4" in got[(4,)]
-    # an overdue job is killed at the timeout; the jobs around it finish
+    # an overdue job is killed at the timeout, and says how long it ran; the
+    # jobs around it finish
     got = dict(pooled(time.sleep, [(0,), (120,), (0,), (0,)], None, 2, failed, timeout=3))
     assert got == {(0,): None, (120,): "TimeoutError: killed after the timeout of 3 s"}
+    assert 3 <= ran[(120,)] < 60
     # the shared inputs go to each worker process once, and a process takes job
     # after job: 6 jobs, 2 processes
     assert [r for _, r in pooled(worker_shared, [()] * 3, {"big": 1}, 2, failed)] == \
         [{"big": 1}] * 3
     pids = {r for _, r in pooled(os.getpid, [()] * 6, None, 2, failed)}
     assert 1 <= len(pids) <= 2 and os.getpid() not in pids
+    # fresh: a process per job, also with one worker, on torch's own threads
+    for workers in (1, 2):
+        got = list(pooled(os.getpid, [()] * 3, None, workers, failed, fresh=True))
+        pids = {r for _, r in got}
+        assert len(got) == 3 and len(pids) == 3 and os.getpid() not in pids
+    fresh_default = int(subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+        capture_output=True, text=True, check=True).stdout)
+    for threads, expected in ((None, fresh_default), (3, 3), (1, 1)):
+        got = [r for _, r in pooled(torch.get_num_threads, [()], None, 2, failed,
+                                    torch_threads=threads)]
+        assert got == [expected]
     with pytest.raises(InputError, match="timeout"):
         list(pooled(time.sleep, [(0,)], None, 2, failed, timeout=0))
     # a result that cannot be sent back is a bug, raised here

@@ -193,22 +193,27 @@ def test_a_second_writer_is_refused(tmp_path):
 def _task_processes() -> list:
     import psutil
     out = []
-    for p in psutil.process_iter(["cmdline"]):
+    for p in psutil.process_iter(["cmdline", "ppid"]):
         cmd = " ".join(p.info["cmdline"] or [])
-        if "_isolated_main" in cmd:       # a Dask task's process
+        if "_isolated_main" in cmd or (   # a Dask task's process, or a local one
+                "spawn_main" in cmd and p.info["ppid"] == os.getpid()):
             out.append(p)
     return out
 
 
-def test_dask_timeout_kills_the_task_process(tmp_path):
-    """On Dask the task runs in a child of the worker: at the hard timeout it is
-    killed (nothing goes on computing behind the stored timeout)."""
+@pytest.mark.parametrize("executor", [dict(dask_workers=1), dict(workers=1)],
+                         ids=["dask", "local"])
+def test_timeout_kills_the_task_process(tmp_path, executor):
+    """The task runs in a process of its own (on Dask, a child of the worker):
+    at the hard timeout it is killed (nothing goes on computing behind the
+    stored timeout), and the run says how long it ran."""
     before = {p.pid for p in _task_processes()}
     store = run_study(["I.9.18"], ["kan"], [0.0], [0], 60.0, tmp_path / "out",
-                      dask_workers=1, hard_timeout=6.0, verbose=False)
+                      hard_timeout=6.0, verbose=False, **executor)
     (run,) = store.runs()
     assert run["status"] == "timeout"
     assert "hard timeout of 6 s" in run["error"]
+    assert 6.0 <= run["wall_seconds"] < 50
     left = [p for p in _task_processes() if p.pid not in before and p.is_running()
             and p.status() != "zombie"]
     assert not left, [" ".join(p.cmdline()) for p in left]

@@ -60,60 +60,24 @@ def _timed_out(spec: dict, hard_timeout: float, wall: float) -> dict[str, Any]:
                    wall)
 
 
-def _child(spec: dict, conn, parent: int | None = None) -> None:   # a spawned process
-    die_with_parent(parent)
-    try:
-        conn.send(_guarded(spec))
-    except Exception:  # noqa: BLE001 - the parent reports the missing result
-        pass
-    finally:
-        conn.close()
-
-
 def run_local(tasks: list[dict], workers: int, hard_timeout: float, on_done, on_progress):
-    import multiprocessing as mp
-    from multiprocessing.connection import wait
+    """Run each task in a spawned process of its own (nothing an earlier task
+    left behind can touch it), ``workers`` at a time, killed ``hard_timeout``
+    seconds after its process is up; ``on_done(spec, attrs)`` as each ends,
+    ``on_progress(running)`` with the number of tasks under way."""
+    def failed(job: tuple, exc: BaseException, seconds: float) -> tuple[str, dict]:
+        (spec,) = job
+        if isinstance(exc, TimeoutError):
+            return "", _timed_out(spec, hard_timeout, seconds)
+        return "", failure(spec, "failed", f"{exc}", seconds)
 
-    ctx = mp.get_context("spawn")
-    queue = list(tasks)
-    running: dict[Any, tuple] = {}          # conn -> (proc, spec, started)
-    try:
-        while queue or running:
-            while queue and len(running) < workers:
-                spec = queue.pop(0)
-                recv, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(spec, send, os.getpid()),
-                                   daemon=True)
-                proc.start()
-                send.close()
-                running[recv] = (proc, spec, time.perf_counter())
-            on_progress(len(running))
-            ready = wait(list(running), timeout=0.5)
-            for conn in ready:
-                proc, spec, t0 = running.pop(conn)
-                try:
-                    _, attrs = conn.recv()
-                except (EOFError, OSError):
-                    proc.join(5)
-                    attrs = _died(spec, proc.exitcode, time.perf_counter() - t0)
-                conn.close()
-                proc.join(10)
-                if proc.is_alive():
-                    proc.kill()
-                on_done(spec, attrs)
-            now = time.perf_counter()
-            for conn, (proc, spec, t0) in list(running.items()):
-                if now - t0 > hard_timeout:
-                    proc.kill()
-                    proc.join(5)
-                    conn.close()
-                    del running[conn]
-                    on_done(spec, _timed_out(spec, hard_timeout, now - t0))
-    finally:
-        for conn, (proc, _, _) in running.items():
-            proc.kill()
-            proc.join(5)
-            conn.close()
+    left = len(tasks)
+    on_progress(min(workers, left))
+    for (spec,), (_, attrs) in pooled(_guarded, [(t,) for t in tasks], None, workers, failed,
+                                       hard_timeout, fresh=True, torch_threads=None):
+        left -= 1
+        on_done(spec, attrs)
+        on_progress(min(workers, left))
 
 
 _SHARED: Any = None     # what the pool of pooled() started this worker process with
@@ -141,18 +105,19 @@ def _sendable(exc: BaseException) -> BaseException:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def _pooled_worker(fn: Callable, shared: Any, conn, parent: int) -> None:  # a spawned process
+def _pooled_worker(fn: Callable, shared: Any, conn, parent: int,
+                   torch_threads: int | None) -> None:  # a spawned process
     """Say ``("ready", None)`` once started, then run the jobs sent on ``conn`` one
     at a time until ``None`` or the pipe closes, answering each with ``("done",
     result)`` or ``("raised", (exception, traceback text))``."""
     import traceback
 
-    import torch
-
     die_with_parent(parent)     # no orphan left working when the parent is killed
     global _SHARED
     _SHARED = shared
-    torch.set_num_threads(1)
+    if torch_threads is not None:
+        import torch
+        torch.set_num_threads(torch_threads)
     conn.send(("ready", None))
     while True:
         try:
@@ -176,15 +141,20 @@ def _pooled_worker(fn: Callable, shared: Any, conn, parent: int) -> None:  # a s
 class _Worker:
     """A process of :func:`pooled`, its end of the pipe, and the job it runs."""
 
-    def __init__(self, ctx, fn: Callable, shared: Any):
+    def __init__(self, ctx, fn: Callable, shared: Any, torch_threads: int | None):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_pooled_worker, args=(fn, shared, child, os.getpid()),
+        self.proc = ctx.Process(target=_pooled_worker,
+                                args=(fn, shared, child, os.getpid(), torch_threads),
                                 daemon=True)
         self.proc.start()
         child.close()
         self.job: tuple | None = None
         self.ready = False          # the process is up (its start is not timed)
-        self.started = 0.0          # when the job was handed over, or the process ready
+        #: when the job was handed over, or the process ready (or started)
+        self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
 
     def give(self, job: tuple) -> bool:
         """Hand ``job`` over; False when the process is gone."""
@@ -212,33 +182,38 @@ class _Worker:
 
 
 def pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: Callable,
-           timeout: float | None = None):
+           timeout: float | None = None, fresh: bool = False,
+           torch_threads: int | None = 1):
     """Yield ``(job, fn(*job))`` as the jobs finish, ``workers`` at a time.
 
-    The jobs run in spawned worker processes on one torch thread each, each
-    process started once with ``shared`` (large inputs sent once per process,
-    not per job; ``fn`` reads them with :func:`worker_shared`) and given one job
-    after another.  ``fn`` turns the failures it expects into failed results
-    itself.  A job whose process dies (killed for memory, say) gives
-    ``failed(job, ChildProcessError(...))``, and one still running ``timeout``
+    The jobs run in spawned worker processes on ``torch_threads`` torch threads
+    each (None: torch's default), each process started once with ``shared``
+    (large inputs sent once per process, not per job; ``fn`` reads them with
+    :func:`worker_shared`) and given one job after another, or, with ``fresh``,
+    ended after one job (nothing a job leaves behind can touch the next).
+    ``fn`` turns the failures it expects into failed results itself.  A job
+    whose process dies (killed for memory, say) gives ``failed(job,
+    ChildProcessError(...), seconds)``, and one still running ``timeout``
     seconds after it was handed over (None: no limit; for a fresh process, from
     when it is ready) has its process killed and gives ``failed(job,
-    TimeoutError(...))``; either way a fresh process takes the next job, and
-    the other jobs are not touched (a result that has arrived is kept, however
-    late: the clock is read every half second).  Any other exception raised by
-    ``fn`` is a bug and propagates (the results yielded before it are kept; the
-    worker's traceback is its ``__cause__``).  Leaving early, or an exception,
-    kills the running jobs.  A process with no job left to take ends at once.
+    TimeoutError(...), seconds)``, ``seconds`` being how long it ran; either
+    way a fresh process takes the next job, and the other jobs are not touched
+    (a result that has arrived is kept, however late: the clock is read every
+    half second).  Any other exception raised by ``fn`` is a bug and propagates
+    (the results yielded before it are kept; the worker's traceback is its
+    ``__cause__``).  Leaving early, or an exception, kills the running jobs.  A
+    process with no job left to take ends at once.
 
-    With ``workers == 1`` the jobs run here, one after another, ``fn`` getting
-    ``shared`` as its last argument; there is no timeout then (nothing to kill).
+    With ``workers == 1`` and not ``fresh`` the jobs run here, one after
+    another, ``fn`` getting ``shared`` as its last argument; there is no timeout
+    then (nothing to kill).
     """
     import multiprocessing
     from multiprocessing.connection import wait
 
     if timeout is not None:
         timeout = check_positive(timeout, "timeout")
-    if workers == 1:
+    if workers == 1 and not fresh:
         for job in jobs:
             yield job, fn(*job, shared)
         return
@@ -250,7 +225,7 @@ def pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: C
     try:
         while queue or busy:
             while queue and len(busy) < workers:
-                worker = idle.pop() if idle else _Worker(ctx, fn, shared)
+                worker = idle.pop() if idle else _Worker(ctx, fn, shared, torch_threads)
                 if worker.give(queue[-1]):
                     queue.pop()
                     busy[worker.conn] = worker
@@ -262,9 +237,10 @@ def pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: C
                 try:
                     what, value = conn.recv()
                 except (EOFError, OSError):
-                    code = worker.stop(kill=True)
+                    seconds, code = worker.elapsed(), worker.stop(kill=True)
                     yield job, failed(job, ChildProcessError(
-                        f"the worker process died (exit code {code}) without a result"))
+                        f"the job's process died (exit code {code}) without a result"),
+                        seconds)
                     continue
                 if what == "ready":         # the clock starts once the process is up
                     worker.ready, worker.started = True, time.perf_counter()
@@ -273,7 +249,7 @@ def pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: C
                 if what == "raised":
                     exc, tb = value
                     raise exc from _RemoteTraceback(tb)
-                if queue:
+                if queue and not fresh:
                     idle.append(worker)
                 else:                       # nothing left for it: free its memory
                     worker.stop(kill=False)
@@ -284,7 +260,7 @@ def pooled(fn: Callable, jobs: list[tuple], shared: Any, workers: int, failed: C
                     del busy[conn]
                     worker.stop(kill=True)
                     yield worker.job, failed(worker.job, TimeoutError(
-                        f"killed after the timeout of {timeout:g} s"))
+                        f"killed after the timeout of {timeout:g} s"), now - worker.started)
         finished = True
     finally:
         for worker in idle:

@@ -505,7 +505,7 @@ def _runs(todo: list[tuple[str, int]], cfg: dict, inputs: dict, workers: int,
     jobs = [(m, cfg, s) for m, s in todo]
     for (method, _, seed), (attrs, arrays) in pooled(
             _guarded_run, jobs, inputs, workers,
-            lambda job, exc: (_failed(exc, method=job[0], seed=job[2], seconds=0.0), {}),
+            lambda job, exc, sec: (_failed(exc, method=job[0], seed=job[2], seconds=sec), {}),
             timeout):
         yield method, seed, attrs, arrays
 
@@ -543,7 +543,7 @@ def _run(out: Path, seeds: int, cfg: dict, methods: list[str],
     bar = tqdm(total=len(jobs), desc="hidden-state analysis", disable=not verbose, unit="run")
     for (run, _), (attrs, arrays) in pooled(
             _guarded_analysis, jobs, ds, workers,
-            lambda job, exc: (_failed(exc, run=job[0]["key"]), {}), timeout):
+            lambda job, exc, sec: (_failed(exc, run=job[0]["key"], seconds=sec), {}), timeout):
         attrs["workers"] = n_an
         store.add(f"analysis-{run['key']}", attrs, arrays, group="extra")
         bar.update()

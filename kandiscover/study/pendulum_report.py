@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
@@ -101,11 +102,11 @@ def _save(fig, path: Path) -> None:
         fig.savefig(tmp, dpi=120, bbox_inches="tight", format=path.suffix[1:])
 
 
-def _roc_figure(store: ResultStore, ds: SequenceDataset, out: Path) -> str:
+def _roc_figure(store: ResultStore, cut: Callable[[str], Any], out: Path) -> str:
     from matplotlib.figure import Figure
     fig = Figure(figsize=(10, 8), layout="constrained")
     axes = fig.subplots(2, 2)
-    labels = {s: ds.windows(s, *_windows(store)).labels for s in ("test_interp", "test_extrap")}
+    labels = {s: cut(s).labels for s in ("test_interp", "test_extrap")}
     runs = [r for r in store.runs() if r["status"] == "ok" and r["seed"] == 0]
     for (lab, split), ax in zip(_COLS, axes.ravel()):
         j = pendulum.LABELS.index(lab)
@@ -161,13 +162,13 @@ def _hidden_figure(an: dict, ds: SequenceDataset, out: Path, name: str) -> str:
     return path
 
 
-def _map_figures(store: ResultStore, ds: SequenceDataset, key: str, out: Path) -> list[str]:
+def _map_figures(store: ResultStore, cut: Callable[[str], Any], key: str, out: Path
+                 ) -> list[str]:
     from ..plot import plot
     from ..symbolic.export import to_latex
     from ..symbolic.seqrules import feature_exprs
     model = load_seqkan(store.get(key))
-    xh, xo = model.traced_inputs(ds.windows("train", *_windows(store)).inputs,
-                                 max_samples=3000)
+    xh, xo = model.traced_inputs(cut("train").inputs, max_samples=3000)
     H = model.hidden_size
     hp = [f"$h_{{{k + 1}}}(t-1)$" for k in range(H)]
     hn = [f"$h_{{{k + 1}}}(t)$" for k in range(H)]
@@ -186,13 +187,12 @@ def _map_figures(store: ResultStore, ds: SequenceDataset, key: str, out: Path) -
     return files
 
 
-def _difference_text(runs: list[dict], ds: SequenceDataset, window: tuple[int, int],
-                     ours: str, base: str, label: str) -> str:
+def _difference_text(runs: list[dict], w: Any, ours: str, base: str, label: str) -> str:
     """The paired difference of ``ours`` and ``base`` in extrapolation ROC-AUC
     (mean over their common seeds), with its 95 % interval from resampling the
-    test sequences (:func:`kandiscover.compare.significance.auc_difference`)."""
+    test sequences (:func:`kandiscover.compare.significance.auc_difference`);
+    ``w``: the extrapolation windows."""
     from ..compare.significance import auc_difference
-    w = ds.windows("test_extrap", *window)
     j = list(w.label_names).index(label)
     probs = {m: {r["seed"]: r["arrays"]["proba.test_extrap"][:, j] for r in runs
                  if r["method"] == m and r["status"] == "ok"
@@ -217,17 +217,19 @@ def _difference_text(runs: list[dict], ds: SequenceDataset, window: tuple[int, i
 
 
 def auc_by_length(store: ResultStore, ds: SequenceDataset, split: str = "test_extrap",
-                  bins: int = 3) -> tuple[np.ndarray, dict[str, dict[str, list]]]:
+                  bins: int = 3, *, windows: Any = None
+                  ) -> tuple[np.ndarray, dict[str, dict[str, list]]]:
     """ROC-AUC of every method on ``split`` within ``bins`` ranges of the
     initial string length L0 (quantiles over the split's windows, so the bins
     hold equal numbers of windows): where in the range a method gains or loses.
 
     Returns ``(edges, table)``: the ``bins + 1`` bin edges in metres, and
     method -> label -> per bin ``(mean, std, number of seeds)`` of the ok runs'
-    per-seed AUCs (NaN where a bin holds one class only).
+    per-seed AUCs (NaN where a bin holds one class only).  ``windows``: the
+    split's windows at the study's length and stride, when already cut.
     """
     bins = check_int(bins, "bins", 1)
-    w = ds.windows(split, *_windows(store))
+    w = ds.windows(split, *_windows(store)) if windows is None else windows
     L0 = np.asarray(ds.groups["params"]["L0"])[w.sequence]
     edges = np.quantile(L0, np.linspace(0.0, 1.0, bins + 1))
     which = np.clip(np.searchsorted(edges, L0, side="right") - 1, 0, bins - 1)
@@ -247,8 +249,9 @@ def auc_by_length(store: ResultStore, ds: SequenceDataset, split: str = "test_ex
     return edges, out
 
 
-def _by_length_lines(store: ResultStore, ds: SequenceDataset, methods: list[str]) -> list[str]:
-    edges, tab = auc_by_length(store, ds)
+def _by_length_lines(store: ResultStore, ds: SequenceDataset, cut: Callable[[str], Any],
+                     methods: list[str]) -> list[str]:
+    edges, tab = auc_by_length(store, ds, windows=cut("test_extrap"))
     ranges = [f"{lo:.2f}-{hi:.2f} m" for lo, hi in zip(edges[:-1], edges[1:])]
     L = ["## Extrapolation by string length", "",
          "ROC-AUC (mean over seeds, five decimals) on the extrapolation split, its "
@@ -311,6 +314,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
     L: list[str] = ["# Hidden-variable pendulum study", ""]
     splits = {k: len(v) for k, v in ds.groups["splits"].items()}
     length, stride = _windows(store)
+    cut = functools.cache(lambda split: ds.windows(split, length, stride))  # each split once
     L += [f"Dataset: variable-length pendulum, seed {ds.attrs.get('seed')}, generator "
           f"version {ds.attrs.get('generator_version')}, {ds.n_sequences} sequences of "
           f"{ds.attrs.get('duration_s')} s at {ds.attrs.get('sample_rate_hz')} Hz "
@@ -363,7 +367,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
                      f"best baseline {_NAMES.get(best_base[1], best_base[1])} "
                      f"{best_base[0]:.5f}: {name} "
                      f"{'higher' if v and v[0] > best_base[0] else 'NOT higher'}"
-                     + _difference_text(runs, ds, (length, stride), ours, best_base[1], lab)
+                     + _difference_text(runs, cut("test_extrap"), ours, best_base[1], lab)
                      + ".")
     L.append("- The intervals come from resampling whole test sequences (their windows "
              "overlap) with both methods scored on the same resample; they cover the "
@@ -377,7 +381,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
           ""]
 
     if any(r["status"] == "ok" for r in runs):
-        L += _by_length_lines(store, ds, methods)
+        L += _by_length_lines(store, ds, cut, methods)
     L += ["## Runs", "", "| run | status | train s | epochs | note |", "|---|---|---|---|---|"]
     for r in runs:
         L.append(f"| {r['key']} | {r['status']} | {r.get('train_seconds', 0.0):.1f} | "
@@ -390,7 +394,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
           + "the hidden-state analysis and this report come on top)."]
     L.append("")
     if any(r["status"] == "ok" for r in runs):
-        L += [f"![ROC curves]({_roc_figure(store, ds, out)})", ""]
+        L += [f"![ROC curves]({_roc_figure(store, cut, out)})", ""]
 
     # hidden-state analysis
     analyses, failed_an = [], []
@@ -460,7 +464,7 @@ def write_report(store: ResultStore, ds: SequenceDataset, out: str | os.PathLike
               "with the analytic decision value (right side minus left side).", ""]
         an0 = next((a for n, a in analyses if a["run"] == "seqkan-seed0"), analyses[0][1])
         try:
-            files = _map_figures(store, ds, an0["run"], out)
+            files = _map_figures(store, cut, an0["run"], out)
             L += [f"![{f}]({f})" for f in files] + [""]
         except Exception as exc:  # a figure must not lose the report
             L += [f"(edge-function figures failed: {exc})", ""]
