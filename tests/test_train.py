@@ -118,3 +118,21 @@ def test_bad_training_options(kwargs, words):
     with pytest.raises(InputError) as info:
         kd.KAN([1, 1]).fit(np.zeros((10, 1)), np.zeros(10), verbose=False, **kwargs)
     assert words in str(info.value)
+
+
+def test_lamb_smooth_straightens_the_edges_and_reports_its_penalty():
+    """The roughness penalty lowers the spline roughness of a fit on noisy data,
+    is what History.reg reports (weight included), and is checked."""
+    from kandiscover.sparsify.regularize import spline_roughness
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (300, 1))
+    y = np.sin(2 * X[:, 0]) + 0.3 * rng.normal(size=300)
+    rough, regs = {}, {}
+    for w in (0.0, 1e-2):
+        m = kd.KAN([1, 1], grid=20, k=3, seed=0, dtype="float64")
+        h = m.fit(X, y, steps=20, lamb_smooth=w, update_grid=False, verbose=False)
+        rough[w], regs[w] = spline_roughness(m).item(), h.reg
+    assert rough[1e-2] < 0.5 * rough[0.0]
+    assert regs[0.0] == [0.0] * 20 and all(r > 0 for r in regs[1e-2])
+    with pytest.raises(InputError, match="lamb_smooth"):
+        kd.KAN([1, 1], seed=0).fit(X, y, steps=1, lamb_smooth=-1.0, verbose=False)

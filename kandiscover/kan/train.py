@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .._validation import check_Xy, check_fraction, check_int, check_positive
 from ..errors import InputError, TrainingError
-from ..sparsify.regularize import regularization
+from ..sparsify.regularize import regularization, spline_roughness
 
 __all__ = ["fit", "History"]
 
@@ -30,7 +30,8 @@ class History:
 
     ``train_loss`` and ``val_loss`` are root-mean-square errors when the
     default squared loss is used (the value of ``loss_fn`` otherwise), without
-    the regularization term, which is ``reg`` (before multiplying by ``lamb``).
+    the penalty, which is ``reg``: what was added to the training loss, its
+    weights (``lamb``, ``lamb_smooth``) applied; 0 without one.
     ``lr`` is the learning rate of each epoch of the sequence models (empty
     for :func:`fit`).
     """
@@ -57,7 +58,8 @@ def _rmse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def fit(model, X: Any, y: Any, *, opt: str = "lbfgs", steps: int = 100,
         lr: float | None = None, batch_size: int | None = None, lamb: float = 0.0,
         lamb_l1: float = 1.0, lamb_entropy: float = 2.0, lamb_coef: float = 0.0,
-        lamb_coefdiff: float = 0.0, update_grid: bool = True, grid_update_num: int = 10,
+        lamb_coefdiff: float = 0.0, lamb_smooth: float = 0.0, update_grid: bool = True,
+        grid_update_num: int = 10,
         stop_grid_update_step: int = 50, val_fraction: float = 0.0, X_val: Any = None,
         y_val: Any = None, early_stopping: bool = False, patience: int = 20,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
@@ -75,6 +77,10 @@ def fit(model, X: Any, y: Any, *, opt: str = "lbfgs", steps: int = 100,
     batch_size : rows per step (default: all training rows)
     lamb, lamb_l1, lamb_entropy, lamb_coef, lamb_coefdiff : sparsity penalty,
         see :mod:`kandiscover.sparsify.regularize`
+    lamb_smooth : weight of the P-spline roughness penalty
+        (:func:`~kandiscover.sparsify.regularize.spline_roughness`, squared
+        second differences of the spline coefficients): it straightens the
+        edges' functions without pushing them to zero, independently of ``lamb``
     update_grid : move the grids to the data ``grid_update_num`` times,
         evenly over the first ``stop_grid_update_step`` steps
     val_fraction : fraction of rows held out for validation (or pass X_val, y_val)
@@ -93,7 +99,8 @@ def fit(model, X: Any, y: Any, *, opt: str = "lbfgs", steps: int = 100,
     patience = check_int(patience, "patience", 1)
     val_fraction = check_fraction(val_fraction, "val_fraction", inclusive_high=False)
     for name, v in (("lamb", lamb), ("lamb_l1", lamb_l1), ("lamb_entropy", lamb_entropy),
-                    ("lamb_coef", lamb_coef), ("lamb_coefdiff", lamb_coefdiff)):
+                    ("lamb_coef", lamb_coef), ("lamb_coefdiff", lamb_coefdiff),
+                    ("lamb_smooth", lamb_smooth)):
         check_positive(v, name, allow_zero=True)
     lr = (1.0 if opt == "lbfgs" else 1e-2) if lr is None else check_positive(lr, "lr")
     Xa, ya = check_Xy(X, y, n_features=model.n_inputs, n_targets=model.n_outputs)
@@ -169,13 +176,15 @@ def fit(model, X: Any, y: Any, *, opt: str = "lbfgs", steps: int = 100,
                     pred = model(xb)
                 objective = criterion(pred, yb)
                 last["obj"] = objective.detach()
-                total = objective
+                penalty = objective.new_zeros(())
                 if lamb > 0:
                     inputs = [h if ridx is None else h[ridx] for h in nodes[:-1]]
-                    reg = regularization(model, inputs, lamb_l1, lamb_entropy, lamb_coef,
-                                         lamb_coefdiff)
-                    last["reg"] = reg.detach()
-                    total = total + lamb * reg
+                    penalty = lamb * regularization(model, inputs, lamb_l1, lamb_entropy,
+                                                    lamb_coef, lamb_coefdiff)
+                if lamb_smooth > 0:
+                    penalty = penalty + lamb_smooth * spline_roughness(model)
+                last["reg"] = penalty.detach()
+                total = objective + penalty
                 total.backward()
                 return total
 
