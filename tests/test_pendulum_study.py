@@ -712,6 +712,20 @@ def test_the_study_passes_lamb_smooth_to_the_seqkan_fit(small):
     assert rough["[10.0, 0.0]"] < 0.7 * rough["0.0"]   # Adam: a bounded step
 
 
+def test_the_study_passes_memory_to_the_seqkan(small):
+    """``memory`` (the hidden units' starting time constants) reaches the model;
+    without it the model keeps SeqKAN's own default."""
+    import inspect
+    default = list(inspect.signature(SeqKAN).parameters["memory"].default)
+    for settings, expected in (({"memory": [1.5, 40.0]}, [1.5, 40.0]), ({}, default)):
+        cfg = study.study_config(True, {"seqkan": settings})
+        inputs = {"raw": study._window_data(pendulum.pendulum_view(small), cfg)}
+        attrs, _ = study._run_one("seqkan", cfg, 0, inputs)
+        assert attrs["model_config"]["memory"] == expected
+    with pytest.raises(InputError, match="'memory'"):       # only the seqKANs read it
+        study.study_config(settings={"lstm": {"memory": [2.0, 20.0]}})
+
+
 def test_cli_settings_change_the_runs_and_the_study_definition(tmp_path, small, capsys):
     from kandiscover.cli import main
     save_dataset(small, tmp_path / "p.h5")

@@ -96,8 +96,8 @@ _QUICK = {k: v | _QUICK_CHANGES.get(k, {}) for k, v in _FULL.items()}
 
 
 #: settings a section reads beyond those in its defaults
-_OPTIONAL_SETTINGS = {"seqkan": ("output_width", "lamb_smooth"),
-                      "seqkan_wide": ("lamb_smooth",)}
+_OPTIONAL_SETTINGS = {"seqkan": ("output_width", "lamb_smooth", "memory"),
+                      "seqkan_wide": ("lamb_smooth", "memory")}
 
 
 def study_config(quick: bool = False, settings: dict | None = None) -> dict[str, Any]:
@@ -196,7 +196,8 @@ def _seqkan(variant: str):
         from ..kan.seqkan import SeqKAN
         m = SeqKAN(2, cfg["hidden_size"], 2, variant=variant, hidden_width=cfg["hidden_width"],
                    output_width=cfg.get("output_width"), grid=cfg["grid"],
-                   window_scale=data["scale"], dt=data["dt"], seed=seed)
+                   window_scale=data["scale"], dt=data["dt"], seed=seed,
+                   **({"memory": cfg["memory"]} if "memory" in cfg else {}))
         hist = m.fit(data["X"], data["Y"], data["Xv"], data["Yv"], lr=cfg["lr"],
                      grid_refine=cfg["grid_refine"],
                      lamb_smooth=cfg.get("lamb_smooth", 0.0), **tr)
