@@ -212,7 +212,7 @@ def _cmd_study_pendulum(args: argparse.Namespace) -> int:
     store = run_pendulum_study(args.out, seeds=args.seeds, quick=args.quick, methods=methods,
                                dataset=args.dataset, verbose=not args.quiet,
                                workers=args.workers, settings=settings,
-                               **_timeout_arg(args.timeout))
+                               rerun_changed=args.rerun_changed, **_timeout_arg(args.timeout))
     runs = store.runs()
     bad = [r for r in runs if r["status"] != "ok"]
     print(f"{len(runs) - len(bad)} runs ok, {len(bad)} not "
@@ -397,7 +397,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--settings", default=None, metavar="JSON",
                     help="settings replacing the study's, per section (train or a method), "
                          f"e.g. '{_PENDULUM_SETTINGS}' (part of the study definition: "
-                         "use a new --out)")
+                         "changing train needs a new --out, changing a method's section "
+                         "needs --rerun-changed)")
+    sp.add_argument("--rerun-changed", action="store_true",
+                    help="replace the stored runs of the methods whose settings changed "
+                         "(the other runs are kept)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
     sp.set_defaults(func=_cmd_study_pendulum)
     sf = ssub.add_parser("feynman", help="physics-law recovery on Feynman equations: KAN, "

@@ -20,7 +20,7 @@ from kandiscover.study.executors import pooled, worker_shared
 from kandiscover.errors import InputError, InputTypeError
 from kandiscover.kan.seqkan import SeqKAN
 from kandiscover.study import pendulum as study
-from kandiscover.study.results import ResultStore
+from kandiscover.study.results import ResultStore, differences
 from kandiscover.kan.train import torch_threads
 from kandiscover.symbolic.seqrules import _bce, refine_rules, symbolify_seqkan
 
@@ -323,6 +323,27 @@ def test_result_store_round_trip_and_refusals(tmp_path):
     bad.write_text("not hdf5")
     with pytest.raises(InputError, match="not a readable HDF5"):
         ResultStore(bad, "demo", {})
+
+
+def test_redefine_replaces_the_definition_and_drops_entries_at_once(tmp_path):
+    path = tmp_path / "results.h5"
+    st = ResultStore(path, "demo", {"a": {"x": 1, "y": [1, 2]}, "b": 2})
+    for k in "pqr":
+        st.add(k, {"status": "ok"})
+    st.add("an-p", {"status": "ok"}, group="extra")
+    st.add("an-q", {"status": "ok"}, group="extra")
+    st.redefine({"a": {"x": 1, "y": [1, 3]}, "b": 2}, drop={"runs": ["p", "zz"],
+                                                          "extra": ["an-p"]})
+    again = ResultStore.open(path)
+    assert again.definition == {"a": {"x": 1, "y": [1, 3]}, "b": 2}
+    assert again.keys() == ["q", "r"]
+    assert not again.has("an-p", "extra") and again.has("an-q", "extra")
+    with pytest.raises(InputError, match=r"differs in: a\.x, b\)"):
+        ResultStore(path, "demo", {"a": {"x": 2, "y": [1, 3]}, "b": 3})
+    assert differences({"a": {"x": 1}}, {"a": {"x": 1.0}, "c": None}) == []
+    assert differences([1, 2], [1, 3]) == ["(all)"]
+    assert differences({"s": {"lr": 1}}, {"s": {"lr": 2, "k": 0}}, "m.") == ["m.s.k",
+                                                                           "m.s.lr"]
 
 
 # -------------------------------------------------------------------- study
@@ -741,13 +762,53 @@ def test_cli_settings_change_the_runs_and_the_study_definition(tmp_path, small, 
     assert runs["a"]["hyperparameters"]["hidden_size"] == 8
     assert runs["b"]["hyperparameters"]["hidden_size"] == 3
     assert runs["a"]["epochs_run"] == 2 and runs["b"]["epochs_run"] == 1
-    # other settings are another study: the first folder is not reused for them
+    # another train section is another study: the first folder is not reused for it
+    rc = main([*args, "--out", str(tmp_path / "a"), "--settings", '{"train": {"epochs": 1}}'])
+    assert rc == 2 and "differs in: config.train.epochs" in capsys.readouterr().err
+    # a method's changed settings replace its runs only when asked to
     rc = main([*args, "--out", str(tmp_path / "a"), "--settings", '{"rnn": {"lr": 0.1}}'])
-    assert rc == 2 and "results.h5" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc == 2 and "runs of rnn made with other settings (differ in: rnn.lr)" in err
+    assert "--rerun-changed" in err
+    assert ResultStore.open(tmp_path / "a").get("rnn-seed0")["hyperparameters"]["lr"] == 1e-2
+    rc = main([*args, "--out", str(tmp_path / "a"), "--settings", '{"rnn": {"lr": 0.1}}',
+               "--rerun-changed"])
+    assert rc == 0
+    capsys.readouterr()
+    a = ResultStore.open(tmp_path / "a")
+    assert a.get("rnn-seed0")["hyperparameters"]["lr"] == 0.1
+    assert a.definition["config"]["rnn"]["lr"] == 0.1
     rc = main([*args, "--out", str(tmp_path / "c"), "--settings", "{rnn: 3}"])
     assert rc == 2 and "--settings must be JSON" in capsys.readouterr().err
     rc = main([*args, "--out", str(tmp_path / "c"), "--settings", '{"rnn": {"units": 3}}'])
     assert rc == 2 and "unknown key(s) 'units'" in capsys.readouterr().err
+
+
+def test_changed_settings_replace_only_that_methods_runs(tmp_path, small):
+    kw = dict(dataset=small, quick=True, seeds=1, verbose=False, report=False)
+    first = study.run_pendulum_study(tmp_path, methods=["rnn", "lstm"], **kw)
+    before = {r["key"]: r for r in first.runs()}
+    lr = {"rnn": {"lr": 0.05}}
+    with pytest.raises(InputError, match=r"runs of rnn made with other settings \(differ "
+                                         r"in: rnn\.lr\).*rerun_changed=True"):
+        study.run_pendulum_study(tmp_path, methods=["rnn", "lstm"], settings=lr, **kw)
+    # a method not run keeps the section its stored runs were made with
+    kept = study.run_pendulum_study(tmp_path, methods=["lstm"], settings=lr, **kw)
+    assert kept.definition["config"]["rnn"]["lr"] == 1e-2
+    assert {r["key"]: r["train_seconds"] for r in kept.runs()} == {
+        k: r["train_seconds"] for k, r in before.items()}       # nothing was run again
+    store = study.run_pendulum_study(tmp_path, methods=["rnn", "lstm"], settings=lr,
+                                     rerun_changed=True, **kw)
+    after = {r["key"]: r for r in store.runs()}
+    assert after["rnn-seed0"]["hyperparameters"]["lr"] == 0.05
+    assert after["lstm-seed0"]["train_seconds"] == before["lstm-seed0"]["train_seconds"]
+    np.testing.assert_array_equal(after["lstm-seed0"]["arrays"]["proba.test_extrap"],
+                                  before["lstm-seed0"]["arrays"]["proba.test_extrap"])
+    assert ResultStore.open(tmp_path).definition["config"]["rnn"]["lr"] == 0.05
+    # the new settings are now the stored ones: a plain resume runs nothing
+    again = study.run_pendulum_study(tmp_path, methods=["rnn", "lstm"], settings=lr, **kw)
+    assert {r["key"]: r["train_seconds"] for r in again.runs()} == {
+        k: r["train_seconds"] for k, r in after.items()}
 
 
 def test_a_cached_dataset_of_other_settings_is_refused(tmp_path, small):

@@ -55,7 +55,7 @@ from ..data.dataset import SequenceDataset, load_dataset, save_dataset
 from ..errors import InputError, InputTypeError, KandiscoverError
 from ..kan.train import torch_threads
 from .executors import pooled, sigterm_interrupts, worker_shared
-from .results import ResultStore
+from .results import ResultStore, differences
 
 __all__ = ["run_pendulum_study", "study_config", "METHODS", "TEST_SPLITS"]
 
@@ -433,7 +433,7 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
                        quick: bool = False, methods: Sequence[str] | None = None,
                        dataset: str | os.PathLike | SequenceDataset | None = None,
                        report: bool = True, verbose: bool = True, workers: int = 1,
-                       settings: dict | None = None,
+                       settings: dict | None = None, rerun_changed: bool = False,
                        timeout: float | None = RUN_TIMEOUT) -> ResultStore:
     """Run (or resume) the pendulum study; return its :class:`ResultStore`.
 
@@ -453,8 +453,14 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
         its runs depend on the machine's load anyway.  Ctrl-C or SIGTERM stops
         the study and its worker processes; finished runs stay stored
     settings : ``{section: {key: value}}`` replacing the study's settings
-        (:func:`study_config`); they are part of the study's definition, so a
-        results.h5 made with other settings is refused (use another ``out``)
+        (:func:`study_config`).  They are part of the study's definition: a
+        results.h5 made with another dataset, windows or ``train`` section is
+        refused (use another ``out``); one whose runs of a method in
+        ``methods`` were made with other settings of that method's section is
+        refused unless ``rerun_changed``
+    rerun_changed : replace the stored runs (and analyses) of the methods in
+        ``methods`` whose settings changed, keeping every other run: a change
+        to one method costs its runs only
     timeout : seconds a training run, or a hidden-state analysis, may take in
         a worker process (``workers`` > 1) before it is killed and recorded as
         failed, to be retried by the next resume (None: no limit).  With
@@ -472,7 +478,8 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
     cfg = study_config(quick, settings)
     out = Path(out)
     with torch_threads(1), sigterm_interrupts():
-        return _run(out, seeds, cfg, methods, dataset, report, verbose, workers, timeout)
+        return _run(out, seeds, cfg, methods, dataset, report, verbose, workers, timeout,
+                    bool(rerun_changed))
 
 
 #: what a run (or a hidden-state analysis) may raise that makes it a failed entry
@@ -511,12 +518,49 @@ def _runs(todo: list[tuple[str, int]], cfg: dict, inputs: dict, workers: int,
         yield method, seed, attrs, arrays
 
 
+def _store(path: Path, definition: dict, methods: list[str], rerun_changed: bool,
+           verbose: bool) -> ResultStore:
+    """The study's results file (new, or the stored one when its definition
+    agrees).  The definition's method sections say what each method's stored
+    runs were made with: a method not run now keeps its stored section, one
+    run now whose section changed has its runs (and analyses) replaced when
+    ``rerun_changed``, and is refused otherwise."""
+    if not path.exists():
+        return ResultStore(path, "pendulum", definition)
+    old = ResultStore.open(path).definition
+    old_cfg = old.get("config") if isinstance(old, dict) else None
+    stored = {m: old_cfg[m] for m in METHODS if isinstance(old_cfg, dict) and m in old_cfg}
+    cfg = definition["config"]
+    common = {k: v for k, v in cfg.items() if k not in METHODS} | stored
+    # refuses another study, dataset, windows or train section
+    store = ResultStore(path, "pendulum", definition | {"config": common})
+    changed = [m for m in methods if m not in stored or stored[m] != cfg[m]]
+    if not changed:
+        return store
+    runs = {m: [r for r in store.runs() if r["method"] == m] for m in changed}
+    finished = [m for m in changed if any(r["status"] == "ok" for r in runs[m])]
+    if finished and not rerun_changed:
+        what = ", ".join(d for m in finished for d in differences(stored.get(m), cfg[m], f"{m}."))
+        raise InputError(f"{path} holds runs of {', '.join(finished)} made with other "
+                         f"settings (differ in: {what}); pass rerun_changed=True "
+                         "(--rerun-changed) to replace those methods' runs and keep the "
+                         "others, or use another --out folder")
+    keys = [r["key"] for m in changed for r in runs[m]]
+    if finished and verbose:
+        tqdm.write(f"settings of {', '.join(finished)} changed: replacing their "
+                   f"{len(keys)} stored run(s)")
+    store.redefine(definition | {"config": common | {m: cfg[m] for m in changed}},
+                   drop={"runs": keys, "extra": [f"analysis-{k}" for k in keys]})
+    return store
+
+
 def _run(out: Path, seeds: int, cfg: dict, methods: list[str],
          dataset: str | os.PathLike | SequenceDataset | None, report: bool,
-         verbose: bool, workers: int, timeout: float | None) -> ResultStore:
+         verbose: bool, workers: int, timeout: float | None,
+         rerun_changed: bool = False) -> ResultStore:
     ds = _dataset(out, cfg, dataset)
-    store = ResultStore(out / "results.h5", "pendulum",
-                        {"config": cfg, "dataset": _dataset_identity(ds)})
+    store = _store(out / "results.h5", {"config": cfg, "dataset": _dataset_identity(ds)},
+                   methods, rerun_changed, verbose)
     inputs = {"raw": _window_data(ds, cfg)}
     if inputs["raw"]["scale"]:
         inputs["scaled"] = _scaled(inputs["raw"])
@@ -538,8 +582,8 @@ def _run(out: Path, seeds: int, cfg: dict, methods: list[str],
         if attrs["status"] != "ok" and verbose:
             tqdm.write(f"{key}: {attrs['status']}: {attrs['error']}")
     bar.close()
-    jobs = [(r, cfg) for r in store.runs() if r["method"] in _SEQKANS and r["status"] == "ok"
-            and not _analysed(store, r["key"])]
+    jobs = [(r, store.definition["config"]) for r in store.runs()
+            if r["method"] in _SEQKANS and r["status"] == "ok" and not _analysed(store, r["key"])]
     n_an = min(workers, len(jobs)) or 1
     bar = tqdm(total=len(jobs), desc="hidden-state analysis", disable=not verbose, unit="run")
     for (run, _), (attrs, arrays) in pooled(

@@ -12,7 +12,10 @@ and renames it over the old one, so a crash at any moment leaves either the
 previous file or the new one, never a half-written one.  The ``definition``
 (everything that changes what a run computes, except which seeds or tasks are
 run) is fixed at creation; opening the file with a different definition is
-refused, so results of different studies never mix.
+refused, so results of different studies never mix.  A study that lets part of
+its definition change (the pendulum study's per-method settings) does so with
+:meth:`ResultStore.redefine`, which drops the runs made under the old part in
+the same atomic rewrite.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np
 from ..data.store import atomic_path
 from ..errors import InputError
 
-__all__ = ["ResultStore", "RESULTS_FORMAT_VERSION"]
+__all__ = ["ResultStore", "RESULTS_FORMAT_VERSION", "differences"]
 
 RESULTS_FORMAT_VERSION = 1
 _KIND = "kandiscover.study"
@@ -62,6 +65,17 @@ def _header(path: Path) -> tuple[Any, Any, Any]:
 
 def _canonical(definition: dict) -> str:
     return json.dumps(definition, sort_keys=True, default=float)
+
+
+def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths (``"config.train.epochs"``) of the leaves where two JSON-like
+    values differ; dicts are compared key by key, anything else as a whole (by
+    ``==``: 1 and 1.0 are the same setting)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(set(old) | set(new), key=str)
+                for d in differences(old.get(k), new.get(k), f"{prefix}{k}.")]
+    same = old == new or _canonical(old) == _canonical(new)      # the latter for NaN
+    return [] if same else [prefix.rstrip(".") or "(all)"]
 
 
 def _entry(g: h5py.Group) -> dict[str, Any]:
@@ -105,9 +119,8 @@ class ResultStore:
         if kind != _KIND or study != self.study:
             raise InputError(f"{self.path} is not a results file of the {self.study!r} study "
                              f"(kind {kind!r}, study {study!r}); choose another --out")
-        if _canonical(old) != _canonical(self.definition):
-            diff = sorted(k for k in set(old or {}) | set(self.definition)
-                          if (old or {}).get(k) != self.definition.get(k))
+        diff = differences(old or {}, self.definition)
+        if diff:
             raise InputError(f"{self.path} holds results of a different study definition "
                              f"(differs in: {', '.join(diff)}); refusing to mix them: use "
                              "another --out folder or delete the file")
@@ -139,10 +152,11 @@ class ResultStore:
             return f"{group}/{key}" in f
 
     # ------------------------------------------------------------- writing
-    def _rewrite(self, edit, group: str = "runs", drop: frozenset[str] = frozenset()) -> None:
+    def _rewrite(self, edit, drop: dict[str, frozenset[str]] | None = None) -> None:
         """Write a new file holding the old one's content (less the ``drop``
-        entries of ``group``), let ``edit`` change it, and rename it over the old
-        one."""
+        entries, ``{group: keys}``), let ``edit`` change it, and rename it over
+        the old one."""
+        drop = {g: keys for g, keys in (drop or {}).items() if keys}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.path, suffix=".h5") as tmp, \
                 h5py.File(tmp, "w", track_order=True) as new:
@@ -151,12 +165,12 @@ class ResultStore:
                     for k, v in old.attrs.items():
                         new.attrs[k] = v
                     for name in old:
-                        if name != group or not drop:
+                        if name not in drop:
                             new.copy(old[name], name)
                             continue
                         g = new.create_group(name, track_order=True)
                         for k in old[name]:
-                            if k not in drop:
+                            if k not in drop[name]:
                                 g.copy(old[name][k], k)
             else:
                 new.attrs["kind"] = _KIND
@@ -173,8 +187,22 @@ class ResultStore:
         with h5py.File(self.path, "r") as f:
             present = [k for k in keys if group in f and k in f[group]]
         if present:
-            self._rewrite(lambda new: None, group, frozenset(present))
+            self._rewrite(lambda new: None, {group: frozenset(present)})
         return present
+
+    def redefine(self, definition: dict, drop: dict[str, list[str]] | None = None) -> None:
+        """Replace the stored definition with ``definition`` and delete the
+        ``drop`` entries (``{group: keys}``, e.g. the runs made under the old
+        one) in one atomic rewrite: a crash leaves the old definition with all
+        its entries, or the new one without those."""
+        self.definition = json.loads(_canonical(definition))
+        if not self.path.exists():
+            return
+
+        def edit(new: h5py.File) -> None:
+            new.attrs["definition"] = "json:" + _canonical(self.definition)
+
+        self._rewrite(edit, {g: frozenset(keys) for g, keys in (drop or {}).items()})
 
     def add(self, key: str, attrs: dict[str, Any], arrays: dict[str, np.ndarray] | None = None,
             group: str = "runs") -> None:
@@ -191,4 +219,4 @@ class ResultStore:
                 a = np.asarray(a)
                 g.create_dataset(k, data=a, compression="gzip" if a.ndim else None)
 
-        self._rewrite(edit, group, frozenset([key]))
+        self._rewrite(edit, {group: frozenset([key])})
