@@ -27,7 +27,6 @@ from .sparsify import PruneReport, attribution, prune
 from .compare.metrics import symbolic_solution
 from .compare.hidden import HiddenStateAnalysis, hidden_state_analysis
 from .symbolic.seqrules import SeqKANRules, refine_rules, symbolify_seqkan
-from .estimator import KANRegressor
 from .symbolic import library
 from .symbolic.auto import SymbolicReport, auto_symbolic
 from .symbolic.compiler import compile_formula
@@ -38,6 +37,23 @@ from .symbolic.expression import ExpressionCheck, to_sympy
 from .symbolic.graph import to_graph
 
 __version__ = "0.1.0"
+
+#: names imported on first use: scikit-learn (and the scipy.stats it loads)
+#: take about 1.5 s, which every spawned study worker and CLI call would pay
+_LAZY = {"KANRegressor": "estimator"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = ["KAN", "KANLayer", "SeqKAN", "History", "fit", "prune", "attribution", "PruneReport",
            "save", "load", "plot", "feynman", "load_dataset", "save_dataset",

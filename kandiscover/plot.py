@@ -11,16 +11,15 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection, PatchCollection
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
 from .errors import InputError
+
+if TYPE_CHECKING:       # matplotlib is imported when a figure is drawn, not with the package
+    from matplotlib.figure import Figure
 
 __all__ = ["plot"]
 
@@ -165,6 +164,9 @@ def _curve_xy(xv: np.ndarray, yv: np.ndarray, bx: float, cy: float, bw: float,
 
 def _draw_layer(ax, L: _Layout, l: int, layer, alpha: np.ndarray, curve, pt: float) -> None:
     """Lines, boxes, curves and symbolic labels of edge layer ``l``."""
+    from matplotlib.collections import LineCollection, PatchCollection
+    from matplotlib.patches import Rectangle
+
     cy, bw, bh = L.box[l]
     src, dst, y0, y1 = L.node_x[l], L.sub_x[l], L.node_y[l], L.sub_y[l]
     n = len(L.edges[l])
@@ -210,6 +212,8 @@ def _draw_layer(ax, L: _Layout, l: int, layer, alpha: np.ndarray, curve, pt: flo
 
 def _draw_nodes(ax, model, L: _Layout, pt: float) -> None:
     """Sum nodes as dots, multiplication nodes as circled crosses, subnodes as points."""
+    from matplotlib.collections import LineCollection
+
     for l, (nx, ny) in enumerate(zip(L.node_x, L.node_y)):
         r = float(np.clip(0.12 * L.width / len(nx), 0.02, 0.06))   # dot radius, inches
         n_sum, n_mult = model.width[l]
@@ -316,6 +320,8 @@ def plot(model, path: str | os.PathLike | None = None, *, X: Any = None,
         alphas = _alphas(model, x)
         boxed = [l for l in range(model.depth) if not np.isnan(L.box[l][0])]
         curves = _curves(model, x, int(n_points), boxed)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
         fig = Figure(figsize=(L.width * scale, L.height * scale), dpi=dpi)
         FigureCanvasAgg(fig)
         ax = fig.add_axes((0, 0, 1, 1))

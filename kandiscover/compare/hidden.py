@@ -28,8 +28,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
-from sklearn.metrics import roc_auc_score
 
 from ..data.dataset import SequenceDataset, SequenceWindows
 from ..errors import InputError
@@ -93,12 +91,14 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
     y = np.asarray(y, dtype=bool)
     if y.all() or not y.any() or not np.isfinite(score).all():
         return float("nan")
+    from sklearn.metrics import roc_auc_score      # imported when used: scipy.stats is slow
     return float(roc_auc_score(y, score))
 
 
 def _rho(a: np.ndarray, b: np.ndarray) -> float:
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
+    from scipy.stats import spearmanr
     return float(spearmanr(a, b).statistic)
 
 
