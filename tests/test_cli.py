@@ -27,6 +27,18 @@ def test_user_error_is_one_line_exit_2(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_the_package_import_leaves_the_slow_optional_modules_for_later():
+    # every spawned study worker and CLI call imports the package (see
+    # benchmarks/import_time.py); KANRegressor loads scikit-learn when first used
+    code = ("import sys, kandiscover as kd; slow = ('sklearn', 'scipy.stats', 'matplotlib'); "
+            "print([m for m in slow if m in sys.modules]); kd.KANRegressor; "
+            "print('sklearn' in sys.modules, 'KANRegressor' in dir(kd))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.split("\n")[:2] == ["[]", "True True"]
+    with pytest.raises(AttributeError, match="no attribute 'KANRegresor'"):
+        kd.KANRegresor
+
+
 def test_module_entry_point_runs(tmp_path):
     r = subprocess.run([sys.executable, "-m", "kandiscover", "info", str(tmp_path / "x.h5")],
                        capture_output=True, text=True)
