@@ -343,6 +343,7 @@ def test_redefine_replaces_the_definition_and_drops_entries_at_once(tmp_path):
         ResultStore(path, "demo", {"a": {"x": 2, "y": [1, 3]}, "b": 3})
     assert differences({"a": {"x": 1}}, {"a": {"x": 1.0}, "c": None}) == []
     assert differences([1, 2], [1, 3]) == ["(all)"]
+    assert differences({"w": None}, {}) == [] and differences({"w": 0}, {}) == ["w"]
     assert differences({"s": {"lr": 1}}, {"s": {"lr": 2, "k": 0}}, "m.") == ["m.s.k",
                                                                            "m.s.lr"]
 

@@ -534,7 +534,7 @@ def _store(path: Path, definition: dict, methods: list[str], rerun_changed: bool
     common = {k: v for k, v in cfg.items() if k not in METHODS} | stored
     # refuses another study, dataset, windows or train section
     store = ResultStore(path, "pendulum", definition | {"config": common})
-    changed = [m for m in methods if m not in stored or stored[m] != cfg[m]]
+    changed = [m for m in methods if differences(stored.get(m), cfg[m])]
     if not changed:
         return store
     runs = {m: [r for r in store.runs() if r["method"] == m] for m in changed}
