@@ -313,6 +313,8 @@ def test_result_store_round_trip_and_refusals(tmp_path):
     again = ResultStore(path, "demo", {"b": [1, 2], "a": 1})
     assert sorted(again.keys()) == ["x", "y"]
     assert again.get("x")["seed"] == 4 and again.get("y")["error"] == "boom"
+    assert [r["key"] for r in again.runs(arrays=False)] == again.keys() == ["y", "x"]
+    assert "arrays" not in again.runs(arrays=False)[0] and "arrays" in again.runs()[0]
     assert [p.name for p in path.parent.iterdir()] == ["results.h5"]  # no temp left
     with pytest.raises(InputError, match="different study definition.*differs in: a"):
         ResultStore(path, "demo", {"a": 2, "b": [1, 2]})

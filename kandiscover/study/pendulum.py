@@ -537,7 +537,7 @@ def _store(path: Path, definition: dict, methods: list[str], rerun_changed: bool
     changed = [m for m in methods if differences(stored.get(m), cfg[m])]
     if not changed:
         return store
-    runs = {m: [r for r in store.runs() if r["method"] == m] for m in changed}
+    runs = {m: [r for r in store.runs(arrays=False) if r["method"] == m] for m in changed}
     finished = [m for m in changed if any(r["status"] == "ok" for r in runs[m])]
     if finished and not rerun_changed:
         what = ", ".join(d for m in finished for d in differences(stored.get(m), cfg[m], f"{m}."))
@@ -565,7 +565,7 @@ def _run(out: Path, seeds: int, cfg: dict, methods: list[str],
     if inputs["raw"]["scale"]:
         inputs["scaled"] = _scaled(inputs["raw"])
 
-    done = {k for k in store.keys() if store.get(k)["status"] in ("ok",)}
+    done = {r["key"] for r in store.runs(arrays=False) if r["status"] == "ok"}
     todo = [(m, s) for s in range(seeds) for m in methods if f"{m}-seed{s}" not in done]
     n_train = min(workers, len(todo)) or 1
     bar = tqdm(total=len(todo), desc="pendulum study", disable=not verbose, unit="run")

@@ -78,9 +78,10 @@ def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if same else [prefix.rstrip(".") or "(all)"]
 
 
-def _entry(g: h5py.Group) -> dict[str, Any]:
+def _entry(g: h5py.Group, arrays: bool = True) -> dict[str, Any]:
     out = {k: _read_attr(v) for k, v in g.attrs.items()}
-    out["arrays"] = {k: g[k][()] for k in g}
+    if arrays:
+        out["arrays"] = {k: g[k][()] for k in g}
     return out
 
 
@@ -138,12 +139,15 @@ class ResultStore:
         with h5py.File(self.path, "r") as f:
             return _entry(f[f"{group}/{key}"])
 
-    def runs(self) -> list[dict[str, Any]]:
-        """Every stored run (as :meth:`get`, plus its ``"key"``), read in one pass."""
+    def runs(self, arrays: bool = True) -> list[dict[str, Any]]:
+        """Every stored run (as :meth:`get`, plus its ``"key"``), read in one
+        pass; ``arrays=False`` reads the attributes only (no predictions or
+        weights)."""
         if not self.path.exists():
             return []
         with h5py.File(self.path, "r") as f:
-            return [dict(_entry(g), key=k) for k, g in f["runs"].items()] if "runs" in f else []
+            return [dict(_entry(g, arrays), key=k) for k, g in f["runs"].items()
+                    ] if "runs" in f else []
 
     def has(self, key: str, group: str = "runs") -> bool:
         if not self.path.exists():
