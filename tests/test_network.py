@@ -37,6 +37,22 @@ def test_mask_removes_edge_and_symbolic_edge_computes_affine_function():
     assert torch.allclose(layer.edge_activations(x)[:, 0, 1], before[:, 0, 1])
 
 
+def test_input_parts_of_a_layer_add_up_to_its_forward():
+    m = kd.KAN([5, 3], seed=2, dtype="float64")
+    layer = m.layers[0]
+    layer.mask[3, 1] = 0
+    m.set_symbolic(0, 1, 2, torch.sin, (2.0, 0.5, 1.5, -0.25))
+    m.set_symbolic(0, 4, 0, torch.sin, (1.0, 0.0, -0.5, 0.1))
+    x = torch.rand(40, 5, dtype=torch.float64) * 2 - 1
+    parts = layer.input_part(0, 2)(x[:, :2]) + layer.input_part(2, 3)(x[:, 2:])
+    assert torch.allclose(parts, layer(x), atol=1e-12)
+    # the symbolic edge of input 1 is in the first part only
+    sym = 1.5 * torch.sin(2.0 * x[:, 1] + 0.5) - 0.25
+    assert torch.allclose(layer.input_part(1, 1)(x[:, 1:2])[:, 2], sym, atol=1e-12)
+    with pytest.raises(IndexError, match="inputs 3..5"):
+        layer.input_part(3, 3)
+
+
 @pytest.mark.parametrize("arity", [[2, 3], [3, 2], [4, 4]])
 def test_multiplication_nodes_any_arity(arity):
     m = kd.KAN([3, (1, 2), 1], mult_arity=arity, seed=2, dtype="float64")

@@ -374,9 +374,10 @@ def test_memory_init_bad_values():
         SeqKAN(2, 2, 1, memory=(0.5, 2.0))
 
 
-@pytest.mark.parametrize("variant,scale", [("standard", False), ("wide", False),
-                                           ("standard", True), ("wide", "oscillator")])
-def test_split_unroll_equals_the_step_by_step_map(variant, scale):
+@pytest.mark.parametrize("variant,scale,symbolic", [
+    ("standard", False, False), ("wide", False, False), ("standard", True, False),
+    ("wide", "oscillator", False), ("wide", False, True)])
+def test_split_unroll_equals_the_step_by_step_map(variant, scale, symbolic):
     osc = scale == "oscillator"     # float64: its features of noise are large
     m = SeqKAN(2, 3, 2, variant=variant, window_scale=scale, seed=1, dt=0.1 if osc else None,
                dtype=torch.float64 if osc else torch.float32)
@@ -384,6 +385,9 @@ def test_split_unroll_equals_the_step_by_step_map(variant, scale):
         m.phi_h.node_scale[0].mul_(1.3)
         m.phi_h.node_bias[0].add_(0.2)
         m.phi_h.subnode_bias[0].add_(-0.1)
+    if symbolic:   # symbolic edges from an input and from a hidden unit
+        m.phi_h.set_symbolic(0, 0, 1, torch.sin, (1.5, 0.2, 0.7, -0.1))
+        m.phi_h.set_symbolic(0, 3, 2, torch.tanh, (0.8, 0.0, 0.5, 0.05))
     z = m._prepare(torch.randn(7, 20, 2, generator=torch.Generator().manual_seed(0)))
 
     def stepwise():

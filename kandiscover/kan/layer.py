@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .spline import bspline_basis, curve_to_coef, extend_grid, uniform_grid
+from .spline import BasisPlan, bspline_basis, curve_to_coef, extend_grid, uniform_grid
 
 __all__ = ["KANLayer", "SymbolicEdge"]
 
@@ -208,9 +208,11 @@ class KANLayer(nn.Module):
         self._rebuild_groups()
         return out
 
-    def _symbolic_values(self, x: torch.Tensor, fn, ii, jj) -> torch.Tensor:
+    def _symbolic_values(self, x: torch.Tensor, fn, ii, jj, first: int = 0) -> torch.Tensor:
+        """Values of the symbolic edges (ii, jj); x's column 0 is input ``first``."""
         p = self.sym_params[ii, jj]
-        return (p[:, 2] * fn(p[:, 0] * x[:, ii] + p[:, 1]) + p[:, 3]) * self.mask[ii, jj]
+        return ((p[:, 2] * fn(p[:, 0] * x[:, ii - first] + p[:, 1]) + p[:, 3])
+                * self.mask[ii, jj])
 
     # -------------------------------------------------------------- forward
     def _effective_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -232,6 +234,39 @@ class KANLayer(nn.Module):
         for fn, ii, jj in self._groups:
             out = out.index_add(1, jj, self._symbolic_values(x, fn, ii, jj))
         return out
+
+    def input_part(self, first: int, n: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The part of :meth:`forward` that comes from inputs ``first``, ...,
+        ``first + n - 1``: a function mapping those inputs (batch, n) to the
+        sum over their edges (batch, n_out).
+
+        Output j is a sum over inputs, so the parts over disjoint input ranges
+        add up to :meth:`forward`.  A recurrent map evaluates its input part
+        for every time step at once and only the state part in the time loop:
+        the function holds that part's weights and knot factors, made once
+        (with gradients to the weights), so each call costs only the basis and
+        one matmul.  Build it again after the weights change.
+        """
+        stop = first + n
+        if not (0 <= first < stop <= self.n_in):
+            raise IndexError(f"inputs {first}..{stop - 1} are not inputs of a layer "
+                             f"with {self.n_in}")
+        w_base, w_sp = self._effective_weights()
+        w_base = w_base[first:stop]
+        w_sp = w_sp[first:stop].permute(0, 2, 1).reshape(-1, self.n_out)
+        plan = BasisPlan(self.knots[first:stop], self.k)
+        groups = []
+        for fn, ii, jj in self._groups:
+            inside = (ii >= first) & (ii < stop)
+            if bool(inside.any()):
+                groups.append((fn, ii[inside], jj[inside]))
+
+        def part(x: torch.Tensor) -> torch.Tensor:
+            out = torch.addmm(F.silu(x) @ w_base, plan.basis(x).reshape(x.shape[0], -1), w_sp)
+            for fn, ii, jj in groups:
+                out = out.index_add(1, jj, self._symbolic_values(x, fn, ii, jj, first))
+            return out
+        return part
 
     def spline_values(self, x: torch.Tensor) -> torch.Tensor:
         """Unscaled spline part of every edge: (batch, n_in, n_out)."""

@@ -105,7 +105,6 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F_
 
 from .._validation import check_int, check_positive
 from ..errors import InputError
@@ -113,7 +112,6 @@ from ..sparsify.regularize import regularization, spline_roughness
 from .network import KAN
 from .seqtrain import _sequences
 from .seqtrain import check_schedule, check_settings, sequence_data, train_last_step
-from .spline import BasisPlan
 from .train import History
 
 __all__ = ["SeqKAN", "window_scaled", "oscillator_scaled", "oscillator_stats",
@@ -465,7 +463,7 @@ class SeqKAN(nn.Module):
         """Hidden states (B, T, H) of normalised sequences z (B, T, F).
         The time loop is the only Python loop of the model."""
         kan = self.phi_h
-        if len(kan.layers) == 1 and kan.width[1][1] == 0 and not kan.layers[0].symbolic:
+        if len(kan.layers) == 1 and kan.width[1][1] == 0:
             return self._unroll_split(z)
         h = z.new_zeros(z.shape[0], self.hidden_size)
         states = []
@@ -475,36 +473,25 @@ class SeqKAN(nn.Module):
         return torch.stack(states, 1)
 
     def _unroll_split(self, z: torch.Tensor) -> torch.Tensor:
-        """:meth:`_unroll` for a one-layer Phi_h of spline edges and sum nodes.
+        """:meth:`_unroll` for a one-layer Phi_h of sum nodes.
 
-        Such a layer is a sum over its inputs, ``Phi_h(x, h) = A(x) + Psi(h)``
-        followed by an affine node map, so ``A(x_t)`` is computed for every
-        step in one call and the loop evaluates only the H hidden-state edges:
-        ``A(x_t) + Psi(h) = Phi_h_raw(x_t, 0) - Psi(0) + Psi(h)``.
+        Such a layer is a sum over its inputs followed by an affine node map,
+        ``Phi_h(x, h) = a (A(x) + Psi(h)) + c``
+        (:meth:`~kandiscover.kan.layer.KANLayer.input_part`), so ``A(x_t)``
+        is computed for every step in one call and the loop evaluates only
+        the H hidden-state edges, their weights and knot factors made once.
         """
         B, T, F = z.shape
-        H = self.hidden_size
         kan, layer = self.phi_h, self.phi_h.layers[0]
         # the node map of a sum layer is affine: a * s + c
         a = kan.subnode_scale[0] * kan.node_scale[0]
         c = kan.subnode_bias[0] * kan.node_scale[0] + kan.node_bias[0]
-        w_base, w_sp = layer._effective_weights()
-        wb = w_base[F:] * a                                   # (H, H)
-        ws = (w_sp[F:] * a[None, :, None]).permute(0, 2, 1).reshape(-1, H)
-        knots = layer.knots[F:]
-        plan = BasisPlan(knots, layer.k)        # knot factors, once for all T steps
-
-        def psi(h: torch.Tensor) -> torch.Tensor:
-            basis = plan.basis(h)
-            return torch.addmm(F_.silu(h) @ wb, basis.reshape(h.shape[0], -1), ws)
-
-        zero = z.new_zeros(B * T, H)
-        pre = layer(torch.cat([z.reshape(B * T, F), zero], 1)).reshape(B, T, H) * a + c
-        pre = pre - psi(z.new_zeros(1, H))
-        h = z.new_zeros(B, H)
+        pre = (layer.input_part(0, F)(z.reshape(B * T, F)) * a + c).reshape(B, T, -1)
+        psi = layer.input_part(F, self.hidden_size)
+        h = z.new_zeros(B, self.hidden_size)
         states = []
         for t in range(T):
-            h = self._squash(pre[:, t] + psi(h))
+            h = self._squash(pre[:, t] + psi(h) * a)
             states.append(h)
         return torch.stack(states, 1)
 
