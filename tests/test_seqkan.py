@@ -36,6 +36,17 @@ def test_shapes(variant, hs, hw):
     assert m.phi_h.depth == (1 if hw is None else 2)
 
 
+@pytest.mark.parametrize("variant", ["standard", "wide"])
+def test_traced_subsample_is_the_subsample_of_the_trace(variant):
+    m = SeqKAN(2, 3, 2, variant=variant, seed=0, dtype=torch.float64)
+    x = torch.randn(40, 9, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    xh, xo = m.traced_inputs(x)
+    idx = np.round(np.linspace(0, len(xh) - 1, 50)).astype(int)
+    sh, so = m.traced_inputs(x, max_samples=50)
+    np.testing.assert_allclose(sh, xh[idx], atol=1e-12)
+    np.testing.assert_allclose(so, xo[idx], atol=1e-12)
+
+
 def test_window_scaled_features():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(4, 9, 2)) * np.array([0.1, 3.0])

@@ -569,15 +569,21 @@ class SeqKAN(nn.Module):
         spread subsample of the rows.
         """
         z = self._prepare(x)
+        rows = None
+        if max_samples is not None:
+            max_samples = check_int(max_samples, "max_samples", 1)
+            B, T = z.shape[:2]
+            if B * T > max_samples:
+                # unroll only the sequences that hold the subsample's rows
+                idx = torch.linspace(0, B * T - 1, max_samples).round().long()
+                seqs, where = torch.unique(idx // T, return_inverse=True)
+                z, rows = z[seqs], where * T + idx % T
         hs = self._unroll(z)
         xh = self._h_inputs(z, hs).reshape(-1, self.n_features + self.hidden_size)
         o_in = self._o_inputs(z, hs)
         xo = o_in.reshape(-1, o_in.shape[2])
-        if max_samples is not None:
-            max_samples = check_int(max_samples, "max_samples", 1)
-            if len(xh) > max_samples:
-                idx = torch.linspace(0, len(xh) - 1, max_samples).round().long()
-                xh, xo = xh[idx], xo[idx]
+        if rows is not None:
+            xh, xo = xh[rows], xo[rows]
         return xh.cpu().numpy(), xo.cpu().numpy()
 
     # --------------------------------------------------------------- grids

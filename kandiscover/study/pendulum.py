@@ -501,9 +501,29 @@ def _guarded_run(method: str, cfg: dict, seed: int, inputs: dict | None = None
                                  worker_shared() if inputs is None else inputs)
     except _RUN_ERRORS as exc:
         attrs, arrays = _failed(exc, method=method, seed=seed, seconds=0.0), {}
-    attrs["machine"] = f"{platform.node()} {os.cpu_count()} CPUs torch " \
-                       f"{torch.__version__} {torch.get_num_threads()} threads"
+    attrs["machine"] = _machine()
     return attrs, arrays
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _machine() -> str:
+    """Where a run ran: host, CPUs, their model and the kernels torch picked
+    (AVX2, AVX512, ...), torch's and numpy's versions and torch's threads.
+    Training amplifies last-bit differences, and these set the last bits, so
+    two machines that differ here give runs that differ in their digits."""
+    return (f"{platform.node()} {os.cpu_count()} CPUs ({_cpu_model()}, "
+            f"{torch.backends.cpu.get_cpu_capability()}) torch {torch.__version__} "
+            f"numpy {np.__version__} {torch.get_num_threads()} threads")
 
 
 def _runs(todo: list[tuple[str, int]], cfg: dict, inputs: dict, workers: int,
