@@ -53,6 +53,28 @@ def test_input_parts_of_a_layer_add_up_to_its_forward():
         layer.input_part(3, 3)
 
 
+def test_an_input_part_of_symbolic_edges_only_gives_the_forward_and_its_gradients():
+    m = kd.KAN([3, 2], seed=4, dtype="float64")
+    layer = m.layers[0]
+    m.set_symbolic(0, 1, 0, torch.sin, (2.0, 0.5, 1.5, -0.25))
+    m.set_symbolic(0, 1, 1, torch.tanh, (0.7, -0.1, 0.4, 0.3))
+    m.set_symbolic(0, 2, 0, torch.sin, (1.0, 0.2, -0.5, 0.1))
+    layer.mask[2, 1] = 0                      # input 2: one symbolic edge, one pruned edge
+    x = torch.rand(30, 3, dtype=torch.float64) * 2 - 1
+    with torch.no_grad():
+        expected = layer(x) - layer.input_part(0, 1)(x[:, :1])
+    params = [layer.sym_params, layer.coef, layer.scale_base]
+    got = layer.input_part(1, 2)(x[:, 1:])
+    assert torch.allclose(got, expected, atol=1e-12)
+    # the part of inputs 1 and 2 has no spline edge left: no gradient reaches the splines
+    grads = torch.autograd.grad(got.square().sum(), params, allow_unused=True)
+    full = torch.autograd.grad((layer(x) - layer.input_part(0, 1)(x[:, :1]).detach()
+                                ).square().sum(), params, allow_unused=True)
+    assert torch.allclose(grads[0], full[0], atol=1e-10)
+    assert grads[0][1:, :].abs().sum() > 0 and grads[0][2, 1].abs().sum() == 0
+    assert grads[1] is None and grads[2] is None
+
+
 @pytest.mark.parametrize("arity", [[2, 3], [3, 2], [4, 4]])
 def test_multiplication_nodes_any_arity(arity):
     m = kd.KAN([3, (1, 2), 1], mult_arity=arity, seed=2, dtype="float64")

@@ -387,7 +387,7 @@ def test_memory_init_bad_values():
 
 @pytest.mark.parametrize("variant,scale,symbolic", [
     ("standard", False, False), ("wide", False, False), ("standard", True, False),
-    ("wide", "oscillator", False), ("wide", False, True)])
+    ("wide", "oscillator", False), ("wide", False, True), ("standard", False, "all")])
 def test_split_unroll_equals_the_step_by_step_map(variant, scale, symbolic):
     osc = scale == "oscillator"     # float64: its features of noise are large
     m = SeqKAN(2, 3, 2, variant=variant, window_scale=scale, seed=1, dt=0.1 if osc else None,
@@ -399,6 +399,11 @@ def test_split_unroll_equals_the_step_by_step_map(variant, scale, symbolic):
     if symbolic:   # symbolic edges from an input and from a hidden unit
         m.phi_h.set_symbolic(0, 0, 1, torch.sin, (1.5, 0.2, 0.7, -0.1))
         m.phi_h.set_symbolic(0, 3, 2, torch.tanh, (0.8, 0.0, 0.5, 0.05))
+    if symbolic == "all":     # no spline edge left: the parts skip the basis
+        for i in range(m.phi_h.layers[0].n_in):
+            for j in range(3):
+                m.phi_h.set_symbolic(0, i, j, torch.sin if (i + j) % 2 else torch.tanh,
+                                     (0.5 + 0.1 * i, 0.1 * j, 0.3, -0.05 * i))
     z = m._prepare(torch.randn(7, 20, 2, generator=torch.Generator().manual_seed(0)))
 
     def stepwise():

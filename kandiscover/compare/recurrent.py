@@ -159,12 +159,13 @@ class _TKANModule(nn.Module):
         h = z.new_zeros(B, H)
         c = z.new_zeros(B, H)
         m = z.new_zeros(B, self.n_sub * self.d_out)
+        kan = self.kan.input_part(0, self.kan.n_in)   # weights and knot factors made once
         # unbind/chunk rather than slicing: a slice's backward zero-fills a tensor
         # of the full size at every step (measured: a third of the time)
         for gx_t, sx_t in zip(gx.unbind(1), sx.unbind(1)):
             i, f, g = torch.addmm(gx_t, h, gate_hT).chunk(3, 1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * cand(g)
-            o_sub = self.kan(torch.addmm(sx_t, m, sub_h))              # (B, L d_out)
+            o_sub = kan(torch.addmm(sx_t, m, sub_h))                   # (B, L d_out)
             m = self.mem_z * o_sub + self.mem_h * m
             o = torch.sigmoid(torch.addmm(self.out_b, o_sub, out_wT))
             h = o * torch.tanh(c)

@@ -208,10 +208,10 @@ class KANLayer(nn.Module):
         self._rebuild_groups()
         return out
 
-    def _symbolic_values(self, x: torch.Tensor, fn, ii, jj, first: int = 0) -> torch.Tensor:
-        """Values of the symbolic edges (ii, jj); x's column 0 is input ``first``."""
+    def _symbolic_values(self, x: torch.Tensor, fn, ii, jj) -> torch.Tensor:
+        """Values of the symbolic edges (ii, jj)."""
         p = self.sym_params[ii, jj]
-        return ((p[:, 2] * fn(p[:, 0] * x[:, ii - first] + p[:, 1]) + p[:, 3])
+        return ((p[:, 2] * fn(p[:, 0] * x[:, ii] + p[:, 1]) + p[:, 3])
                 * self.mask[ii, jj])
 
     # -------------------------------------------------------------- forward
@@ -251,20 +251,31 @@ class KANLayer(nn.Module):
         if not (0 <= first < stop <= self.n_in):
             raise IndexError(f"inputs {first}..{stop - 1} are not inputs of a layer "
                              f"with {self.n_in}")
-        w_base, w_sp = self._effective_weights()
-        w_base = w_base[first:stop]
-        w_sp = w_sp[first:stop].permute(0, 2, 1).reshape(-1, self.n_out)
-        plan = BasisPlan(self.knots[first:stop], self.k)
         groups = []
         for fn, ii, jj in self._groups:
             inside = (ii >= first) & (ii < stop)
             if bool(inside.any()):
-                groups.append((fn, ii[inside], jj[inside]))
+                ii, jj = ii[inside], jj[inside]
+                p, m = self.sym_params[ii, jj], self.mask[ii, jj]
+                # (c f(a x + b) + d) m with m in {0, 1} folded into c and d
+                groups.append((fn, ii - first, jj, p[:, 0], p[:, 1], p[:, 2] * m, p[:, 3] * m))
+        if bool((self.mask * (1.0 - self.sym_mask))[first:stop].any()):
+            w_base, w_sp = self._effective_weights()
+            w_base = w_base[first:stop]
+            w_sp = w_sp[first:stop].permute(0, 2, 1).reshape(-1, self.n_out)
+            plan = BasisPlan(self.knots[first:stop], self.k)
+
+            def splines(x: torch.Tensor) -> torch.Tensor:
+                return torch.addmm(F.silu(x) @ w_base, plan.basis(x).reshape(x.shape[0], -1),
+                                   w_sp)
+        else:                       # every live edge of the range is symbolic
+            def splines(x: torch.Tensor) -> torch.Tensor:
+                return x.new_zeros(x.shape[0], self.n_out)
 
         def part(x: torch.Tensor) -> torch.Tensor:
-            out = torch.addmm(F.silu(x) @ w_base, plan.basis(x).reshape(x.shape[0], -1), w_sp)
-            for fn, ii, jj in groups:
-                out = out.index_add(1, jj, self._symbolic_values(x, fn, ii, jj, first))
+            out = splines(x)
+            for fn, cols, jj, a, b, c, d in groups:
+                out = out.index_add(1, jj, c * fn(a * x[:, cols] + b) + d)
             return out
         return part
 
