@@ -631,7 +631,9 @@ def test_an_overdue_run_is_killed_and_recorded_as_failed(tmp_path, small, capsys
     assert "0 runs ok, 1 not (rnn-seed0: failed)" in capsys.readouterr().out
 
 
-def test_failed_and_unavailable_runs_are_recorded(tmp_path, small, monkeypatch):
+def test_failed_and_unavailable_runs_are_recorded(tmp_path, small, monkeypatch, capsys):
+    from kandiscover.compare import seqkan_official
+
     def broken(*a):
         raise RuntimeError("diverged")
 
@@ -640,8 +642,14 @@ def test_failed_and_unavailable_runs_are_recorded(tmp_path, small, monkeypatch):
 
     monkeypatch.setitem(study._BUILDERS, "rnn", broken)
     monkeypatch.setitem(study._BUILDERS, "seqkan_official", missing)
+    monkeypatch.setattr(seqkan_official, "available", lambda: (False, "no seqkan here"))
     store = study.run_pendulum_study(tmp_path, seeds=1, quick=True, dataset=small,
-                                     methods=["rnn", "seqkan_official"], verbose=False)
+                                     methods=["rnn", "seqkan_official"], verbose=True)
+    # the missing package is named before any run starts
+    out = capsys.readouterr()
+    notice = "seqkan_official's runs will be recorded as unavailable: no seqkan here"
+    text = out.out + out.err
+    assert notice in text and text.index(notice) < text.index("rnn-seed0: failed")
     runs = {r["key"]: r for r in store.runs()}
     assert runs["rnn-seed0"]["status"] == "failed"
     assert "diverged" in runs["rnn-seed0"]["error"]

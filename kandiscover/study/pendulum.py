@@ -588,6 +588,12 @@ def _run(out: Path, seeds: int, cfg: dict, methods: list[str],
     done = {r["key"] for r in store.runs(arrays=False) if r["status"] == "ok"}
     todo = [(m, s) for s in range(seeds) for m in methods if f"{m}-seed{s}" not in done]
     n_train = min(workers, len(todo)) or 1
+    if verbose and any(m == "seqkan_official" for m, _ in todo):
+        from ..compare.seqkan_official import available
+        ok, reason = available()
+        if not ok:      # say so before the hour of training, not after it
+            tqdm.write(f"note: seqkan_official's runs will be recorded as unavailable: "
+                       f"{reason}; a rerun after installing it runs them")
     bar = tqdm(total=len(todo), desc="pendulum study", disable=not verbose, unit="run")
     # workers > 1 keeps the runs in worker processes (and under the timeout)
     # even when fewer runs than workers are left
