@@ -215,8 +215,16 @@ class KANLayer(nn.Module):
                 * self.mask[ii, jj])
 
     # -------------------------------------------------------------- forward
+    def _spline_live(self) -> torch.Tensor:
+        """(n_in, n_out): 1 where an edge is live and a spline (not pruned, not symbolic)."""
+        return self.mask * (1.0 - self.sym_mask)
+
+    def has_spline_edges(self, first: int = 0, stop: int | None = None) -> bool:
+        """Whether any live edge from inputs ``first``..``stop - 1`` is still a spline."""
+        return bool(self._spline_live()[first:stop].any())
+
     def _effective_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
-        live = self.mask * (1.0 - self.sym_mask)
+        live = self._spline_live()
         w_base = self.scale_base * live
         w_sp = self.coef * (self.scale_sp * live).unsqueeze(-1)
         return w_base, w_sp
@@ -224,7 +232,7 @@ class KANLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, n_in) -> (batch, n_out)."""
         w_base, w_sp = self._effective_weights()
-        if self._groups and not bool((self.mask * (1.0 - self.sym_mask)).any()):
+        if self._groups and not self.has_spline_edges():
             out = x.new_zeros(x.shape[0], self.n_out)     # every live edge is symbolic
         else:
             basis = bspline_basis(x, self.knots, self.k)      # (batch, n_in, nb)
@@ -259,7 +267,7 @@ class KANLayer(nn.Module):
                 p, m = self.sym_params[ii, jj], self.mask[ii, jj]
                 # (c f(a x + b) + d) m with m in {0, 1} folded into c and d
                 groups.append((fn, ii - first, jj, p[:, 0], p[:, 1], p[:, 2] * m, p[:, 3] * m))
-        if bool((self.mask * (1.0 - self.sym_mask))[first:stop].any()):
+        if self.has_spline_edges(first, stop):
             w_base, w_sp = self._effective_weights()
             w_base = w_base[first:stop]
             w_sp = w_sp[first:stop].permute(0, 2, 1).reshape(-1, self.n_out)

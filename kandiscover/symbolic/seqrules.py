@@ -249,7 +249,7 @@ def refine_rules(rules: SeqKANRules, X: Any, Y: Any, X_val: Any = None, Y_val: A
     if not isinstance(rules, SeqKANRules):
         raise InputError(f"refine_rules expects SeqKANRules, got {type(rules).__name__}")
     loose = [a for a in ("phi_h", "phi_o") if any(
-        bool((layer.mask * (1.0 - layer.sym_mask)).any())
+        layer.has_spline_edges()
         for layer in getattr(rules.model, a).layers)]
     if loose:
         raise InputError(f"refine_rules needs symbolic maps; {', '.join(loose)} still has "
