@@ -230,7 +230,14 @@ class KANLayer(nn.Module):
         return w_base, w_sp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, n_in) -> (batch, n_out)."""
+        """(batch, n_in) -> (batch, n_out).
+
+        The same values as ``input_part(0, n_in)(x)``, but not written as it:
+        the two create their autograd nodes in another order (basis before
+        SiLU here), so with symbolic edges the gradient of ``x`` sums its
+        three or more terms in another order (last bits, checked), and the
+        committed tabular and recurrent studies were each made with their own.
+        """
         w_base, w_sp = self._effective_weights()
         if self._groups and not self.has_spline_edges():
             out = x.new_zeros(x.shape[0], self.n_out)     # every live edge is symbolic
