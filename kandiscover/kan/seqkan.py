@@ -467,8 +467,8 @@ class SeqKAN(nn.Module):
             return self._unroll_split(z)
         h = z.new_zeros(z.shape[0], self.hidden_size)
         states = []
-        for t in range(z.shape[1]):
-            h = self._squash(self.phi_h(torch.cat([z[:, t], h], 1)))
+        for z_t in z.unbind(1):      # unbind: a slice's backward zero-fills all of z
+            h = self._squash(self.phi_h(torch.cat([z_t, h], 1)))
             states.append(h)
         return torch.stack(states, 1)
 
@@ -490,8 +490,8 @@ class SeqKAN(nn.Module):
         psi = layer.input_part(F, self.hidden_size)
         h = z.new_zeros(B, self.hidden_size)
         states = []
-        for t in range(T):
-            h = self._squash(pre[:, t] + psi(h) * a)
+        for pre_t in pre.unbind(1):  # unbind: a slice's backward zero-fills all of pre
+            h = self._squash(pre_t + psi(h) * a)
             states.append(h)
         return torch.stack(states, 1)
 
