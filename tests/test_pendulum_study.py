@@ -207,6 +207,36 @@ def test_hidden_state_analysis_bad_input(small, trained):
         hidden_state_analysis(trained, np.zeros((3, 3)), symbolic=False)
 
 
+def _generic_dataset(labels, val):
+    """A small non-pendulum SequenceDataset with one label and the given val split."""
+    from kandiscover.data.dataset import SequenceDataset
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(30, 20)), rng.normal(size=(30, 20))
+    L = np.cumsum(a, 1) / 5
+    return SequenceDataset({"sequences": {"a": a, "b": b}, "hidden": {"L": L},
+                            "labels": {"pos": labels(L)},
+                            "splits": {"train": np.arange(20), "val": val,
+                                       "test": np.arange(25, 30)}},
+                           {"window": 8, "stride": 4}), L
+
+
+def test_hidden_state_analysis_refuses_labels_that_are_not_0_1():
+    ds, _ = _generic_dataset(lambda L: np.where(L > 0, 1.0, -1.0), np.arange(20, 25))
+    m = SeqKAN(2, 2, 1, seed=0)
+    with pytest.raises(InputError, match="'test' split's labels must hold binary labels"):
+        hidden_state_analysis(m, ds, "test", symbolic=False)
+
+
+def test_refined_rules_without_validation_windows_when_val_is_empty():
+    ds, _ = _generic_dataset(lambda L: (L > 0).astype(float), np.arange(0, dtype=np.int64))
+    w = ds.windows("train", 8, 4)
+    m = SeqKAN(2, 2, 1, seed=0)
+    with torch_threads(1):
+        m.fit(w.inputs, w.labels, epochs=1)
+        a = hidden_state_analysis(m, ds, "test", lib=["x"], refined=True)
+    assert a.refined is not None and not a.refined.history.val_loss
+
+
 def test_refined_rules_fit_the_labels_through_the_recurrence(small, trained):
     ds = pendulum.pendulum_view(small)
     w, v = ds.windows("train", 50, 5), ds.windows("val", 50, 5)

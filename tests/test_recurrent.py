@@ -324,6 +324,19 @@ def test_bad_inputs():
 
 
 @pytest.mark.parametrize("cls", CLASSES)
+def test_numpy_integer_sizes_and_set_params_after_fit(cls):
+    X, Y = _toy(40, T=5)
+    m = cls(np.int64(2), hidden_size=np.int64(3)).fit(X, Y, epochs=1)
+    p = m.predict_proba(X)
+    # a new input_size takes effect at the next fit, not on the fitted network
+    m.set_params(input_size=3)
+    np.testing.assert_array_equal(m.predict_proba(X), p)
+    with torch.no_grad():                       # fit trains under no_grad too
+        m.set_params(input_size=2).fit(X, Y, epochs=1)
+    assert m.history_["train_loss"]
+
+
+@pytest.mark.parametrize("cls", CLASSES)
 def test_does_not_mutate_input(cls):
     X, Y = _toy(60, T=6)
     X32 = X.astype(np.float32)

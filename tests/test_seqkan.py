@@ -383,6 +383,35 @@ def test_memory_init_bad_values():
         SeqKAN(2, 2, 1, memory=(5.0, 2.0))
     with pytest.raises(InputError, match="memory"):
         SeqKAN(2, 2, 1, memory=(0.5, 2.0))
+    for bad in (5, (2.0, 3.0, 4.0), "2-20"):
+        with pytest.raises(InputError, match="memory must be None or a pair"):
+            SeqKAN(2, 2, 1, memory=bad)
+
+
+def test_odd_fits_train_or_say_why():
+    X, Y = _toy(n=8, T=5)
+    m = SeqKAN(2, 2, 1, seed=0)
+    with pytest.raises(InputTypeError, match="grid_update_epochs must be a collection"):
+        m.fit(X, Y, epochs=1, grid_update_epochs=0)
+    # one sequence of one step: the grid update pads the single traced row
+    assert len(SeqKAN(2, 2, 1).fit(X[:1, :1], Y[:1], epochs=1).train_loss) == 1
+    # under torch.no_grad() (say, in an evaluation helper) fit still trains
+    before = m.phi_h.layers[0].coef.detach().clone()
+    with torch.no_grad():
+        m.fit(X, Y, epochs=1)
+    assert not torch.equal(before, m.phi_h.layers[0].coef) and torch.is_grad_enabled()
+
+
+def test_config_follows_dtype_changes():
+    m = SeqKAN(2, 2, 1, seed=0)
+    m.fit(*_toy(n=8, T=5), epochs=1)
+    m.double()
+    assert m.config["dtype"] == "float64"
+    again = SeqKAN(**m.config)
+    again.load_state_dict(m.state_dict())
+    x = np.random.default_rng(1).normal(size=(3, 5, 2))
+    assert again.dtype == torch.float64
+    np.testing.assert_array_equal(again.decision_function(x), m.decision_function(x))
 
 
 @pytest.mark.parametrize("variant,scale,symbolic", [

@@ -31,6 +31,7 @@ import torch
 
 from ..data.dataset import SequenceDataset, SequenceWindows
 from ..errors import InputError
+from ..kan.seqtrain import _labels
 from ..symbolic.seqrules import SeqKANRules, refine_rules, symbolify_seqkan
 
 __all__ = ["HiddenStateAnalysis", "hidden_state_analysis"]
@@ -150,6 +151,7 @@ def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_ex
     if w.labels.shape[1] != model.output_size:
         raise InputError(f"the dataset has {w.labels.shape[1]} labels but the model has "
                          f"{model.output_size} outputs")
+    _labels(w.labels, f"the {split!r} split's labels", len(w), model.output_size)
     names = list(w.hidden) if variables is None else list(variables)
     missing = [n for n in names if n not in w.hidden]
     if missing:
@@ -175,7 +177,8 @@ def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_ex
     out.rules = rules
     if refined is True:
         val = (ds.windows("val", window, stride)
-               if "val" in ds.groups.get("splits", {}) and fit_split != "val" else None)
+               if len(ds.groups.get("splits", {}).get("val", ())) and fit_split != "val"
+               else None)
         refined = refine_rules(rules, fit.inputs, fit.labels,
                                None if val is None else val.inputs,
                                None if val is None else val.labels)

@@ -73,6 +73,8 @@ class _TorchRecurrent(nn.Module):
     def __init__(self, kind: str, input_size: int, hidden_size: int, output_size: int,
                  generator: torch.Generator):
         super().__init__()
+        # torch's modules take only Python ints (numpy integers pass check_int)
+        input_size, hidden_size, output_size = int(input_size), int(hidden_size), int(output_size)
         cls = nn.LSTM if kind == "lstm" else nn.RNN
         extra = {} if kind == "lstm" else {"nonlinearity": "tanh"}
         # built on "meta" so that no global random draw happens, then drawn from generator
@@ -275,7 +277,7 @@ class _RecurrentClassifier:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call "
                                  "fit(X, Y) first")
         batch_size = check_int(batch_size, "batch_size", 1)
-        Xa = _sequences(X, "X", self.input_size)
+        Xa = _sequences(X, "X", self.n_features_in_)     # the fitted network's, not a set_params
         Z = torch.as_tensor(((Xa - self.x_mean_) / self.x_std_).astype(np.float32))
         self.module_.eval()
         with torch.no_grad():

@@ -107,7 +107,7 @@ import torch
 from torch import nn
 
 from .._validation import check_int, check_positive
-from ..errors import InputError
+from ..errors import InputError, InputTypeError
 from ..sparsify.regularize import regularization, spline_roughness
 from .network import KAN
 from .seqtrain import _sequences
@@ -374,6 +374,9 @@ class SeqKAN(nn.Module):
         self.phi_o = KAN([n_o, *mid_o, output_size], grid=grid, k=k, seed=seed + 1,
                          dtype=dtype)
         if memory is not None:
+            if (not isinstance(memory, (tuple, list, np.ndarray))) or len(memory) != 2:
+                raise InputError(f"memory must be None or a pair (tau_min, tau_max) of "
+                                 f"time constants in steps, got {memory!r}")
             memory = (check_positive(memory[0], "memory[0]"), check_positive(memory[1],
                                                                                "memory[1]"))
             if not 1.0 <= memory[0] <= memory[1]:
@@ -421,6 +424,12 @@ class SeqKAN(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         return self.phi_h.dtype
+
+    def _apply(self, fn, *args, **kwargs):
+        # config follows .double(), .float(), .to(dtype), so SeqKAN(**config) rebuilds it
+        out = super()._apply(fn, *args, **kwargs)
+        self.config["dtype"] = str(self.dtype).replace("torch.", "")
+        return out
 
     @property
     def device(self) -> torch.device:
@@ -596,7 +605,7 @@ class SeqKAN(nn.Module):
         else:
             span = (h.max(0).values - h.min(0).values).clamp_min(1e-2)
             lo, hi = h.min(0).values - span / 2, h.max(0).values + span / 2
-        extra = x2[:2].clone()
+        extra = x2[[0, min(1, len(x2) - 1)]]        # (a copy) also for a single row
         extra[0, n_first:], extra[1, n_first:] = lo, hi
         return torch.cat([x2, extra], 0)
 
@@ -691,6 +700,10 @@ class SeqKAN(nn.Module):
         for name, v in (("lamb", lamb), ("lamb_l1", lamb_l1), ("lamb_entropy", lamb_entropy)):
             check_positive(v, name, allow_zero=True)
         smooth = _pair(lamb_smooth, "lamb_smooth")
+        if not isinstance(grid_update_epochs, (tuple, list, set, frozenset, range,
+                                               np.ndarray)):
+            raise InputTypeError("grid_update_epochs must be a collection of epochs, e.g. "
+                                 f"(0,) or [], got {grid_update_epochs!r}")
         grid_epochs = {check_int(e, "grid_update_epochs entry", 0) for e in grid_update_epochs}
         refinements = _refinements(grid_refine, self.config["grid"])
         late = sorted(e for e in refinements if e >= epochs)

@@ -182,6 +182,7 @@ def _mean_bce(logits: Callable[[torch.Tensor], torch.Tensor], Z: torch.Tensor,
     return total / len(Z)
 
 
+@torch.enable_grad()          # a fit called under torch.no_grad() still trains
 def train_last_step(
         module: nn.Module, Z: torch.Tensor, Y: torch.Tensor,
         Z_val: torch.Tensor | None = None, Y_val: torch.Tensor | None = None, *,
