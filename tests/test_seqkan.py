@@ -402,6 +402,24 @@ def test_odd_fits_train_or_say_why():
     assert not torch.equal(before, m.phi_h.layers[0].coef) and torch.is_grad_enabled()
 
 
+def test_replicate_seeds_share_no_initial_draws():
+    """Phi_o of seed s once drew what Phi_h (and the shuffling) of seed s + 1 drew."""
+    models = [SeqKAN(2, 2, 2, seed=s, memory=None) for s in range(3)]
+    draws = [torch.cat([getattr(layer, name).detach().flatten()
+                        for kan in (m.phi_h, m.phi_o) for layer in kan.layers
+                        for name in ("coef", "scale_base")]) for m in models]
+    for s in range(2):
+        a, b = draws[s], draws[s + 1]
+        assert not bool(torch.isin(a, b).any())
+    shuffle = torch.rand(64, generator=torch.Generator().manual_seed(1))
+    assert not bool(torch.isin(models[0].phi_o.layers[0].coef.detach().flatten(), shuffle).any())
+    # same seed, same model; Phi_h still draws from the seed itself
+    again = SeqKAN(2, 2, 2, seed=1, memory=None)
+    assert all(torch.equal(p, q) for p, q in zip(models[1].parameters(), again.parameters()))
+    from kandiscover.kan.network import KAN
+    assert torch.equal(KAN([4, 2], seed=1).layers[0].coef, models[1].phi_h.layers[0].coef)
+
+
 def test_config_follows_dtype_changes():
     m = SeqKAN(2, 2, 1, seed=0)
     m.fit(*_toy(n=8, T=5), epochs=1)

@@ -115,7 +115,7 @@ from .seqtrain import check_schedule, check_settings, sequence_data, train_last_
 from .train import History
 
 __all__ = ["SeqKAN", "window_scaled", "oscillator_scaled", "oscillator_stats",
-           "scale_windows", "n_scaled_features", "SCALINGS"]
+           "scale_windows", "n_scaled_features", "SCALINGS", "output_map_seed"]
 
 _VARIANTS = ("standard", "wide")
 _SQUASH = ("tanh", "none")
@@ -203,6 +203,20 @@ def oscillator_scaled(x: Any, dt: float) -> Any:
     q, v = x[..., 0::2], x[..., 1::2]
     scaled = torch.stack([q / amp, v / (w0 * amp)], 3).flatten(2)
     return torch.cat([scaled, torch.log(amp).expand_as(q)], 2)
+
+
+def output_map_seed(seed: int) -> int:
+    """The seed of Phi_o's initial draws in ``SeqKAN(seed=seed)``.
+
+    Phi_h draws from ``torch.Generator().manual_seed(seed)``, and so does
+    :meth:`SeqKAN.fit`'s shuffling by default.  Phi_o's seed comes from
+    ``numpy.random.SeedSequence(seed)``'s entropy mixing (spawn key 1), so it
+    is far from every small seed: with ``seed + 1``, the Phi_o of the run with
+    seed s drew the same numbers as the Phi_h and the shuffling of the run with
+    seed s + 1, and replicate runs were not independent.
+    """
+    state = np.random.SeedSequence(int(seed), spawn_key=(1,)).generate_state(2, np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1        # 62 bits
 
 
 #: the per-sequence scalings of :func:`scale_windows` and ``SeqKAN(window_scale=...)``
@@ -334,8 +348,9 @@ class SeqKAN(nn.Module):
         ``"oscillator"`` (:func:`oscillator_scaled`: (position, velocity) pairs
         over the swing amplitude, and its log; needs ``dt``)
     dt : sampling interval of the sequences (for the oscillator scaling only)
-    seed : seeds the initial parameters (Phi_h: ``seed``, Phi_o: ``seed + 1``)
-        and, by default, the shuffling of :meth:`fit`
+    seed : seeds the initial parameters (Phi_h: ``seed``; Phi_o: a stream
+        derived from it, :func:`output_map_seed`, so that no two seeds share
+        draws) and, by default, the shuffling of :meth:`fit`
     dtype : torch.float32 or torch.float64
     """
 
@@ -371,7 +386,8 @@ class SeqKAN(nn.Module):
         n_o = hidden_size if variant == "wide" else n_feat + hidden_size
         self.phi_h = KAN([n_feat + hidden_size, *mid_h, hidden_size], grid=grid, k=k,
                          seed=seed, dtype=dtype)
-        self.phi_o = KAN([n_o, *mid_o, output_size], grid=grid, k=k, seed=seed + 1,
+        self.phi_o = KAN([n_o, *mid_o, output_size], grid=grid, k=k,
+                         seed=output_map_seed(seed),
                          dtype=dtype)
         if memory is not None:
             if (not isinstance(memory, (tuple, list, np.ndarray))) or len(memory) != 2:
