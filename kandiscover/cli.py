@@ -77,6 +77,8 @@ def _writable(path, suffixes: tuple[str, ...], what: str):
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{what} {path}: folder {folder} does not exist")
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a folder; give a file name")
     return path
 
 
@@ -185,6 +187,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .data.store import load
     from .plot import plot
+    _writable(args.out, (".png", ".svg", ".pdf"), "--out")
     plot(load(args.model), args.out)
     print(f"wrote {args.out}")
     return 0

@@ -198,6 +198,7 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         if not isinstance(sched, Sequence) or not sched:
             raise InputError(f"grid_schedule must be a list of grid sizes >= 1, got {sched!r}")
         self._schedule = [check_int(g, "grid_schedule entries", 1) for g in sched]
+        check_int(self.seed, "seed", 0)
         if not (isinstance(self.prune_thresholds, Sequence) and len(self.prune_thresholds) == 2):
             raise InputError("prune_thresholds must be (node_threshold, edge_threshold), "
                              f"got {self.prune_thresholds!r}")

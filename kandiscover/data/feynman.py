@@ -106,6 +106,7 @@ def sample(name: str, n: int = 1000, noise: float = 0.0, seed: int = 0):
 
     eq = get_feynman(name)
     n = check_int(n, "n", 1)
+    seed = check_int(seed, "seed", 0)
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0 \
             or not np.isfinite(noise):
         raise InputError(f"noise must be a number >= 0 (a fraction of the target's RMS), "

@@ -71,6 +71,8 @@ class atomic_path:
         folder = self.path.parent if str(self.path.parent) else Path(".")
         if not folder.is_dir():
             raise ModelFileError(f"cannot write {self.path}: folder {folder} does not exist")
+        if self.path.is_dir():
+            raise ModelFileError(f"cannot write {self.path}: it is a folder")
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self.suffix,
                                    dir=folder)
         os.close(fd)
@@ -85,7 +87,11 @@ class atomic_path:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             _fsync(self.tmp)             # the data reaches the disk before the rename
-            os.replace(self.tmp, self.path)
+            try:
+                os.replace(self.tmp, self.path)
+            except OSError as err:       # e.g. a folder of that name: no temporary file left
+                self.tmp.unlink(missing_ok=True)
+                raise ModelFileError(f"cannot write {self.path}: {err.strerror}") from None
             _fsync(self.tmp.parent, directory=True)   # and so does the rename
         else:
             self.tmp.unlink(missing_ok=True)

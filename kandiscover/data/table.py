@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,13 @@ def _numeric(values: np.ndarray) -> bool:
 
 
 # -------------------------------------------------------------------- CSV
+def _csv_header(path: Path) -> list[str]:
+    """The first row's names as written (pandas renames repeated ones)."""
+    import csv
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return list(next(csv.reader(f), []))
+
+
 def _read_csv(path: Path) -> tuple[list[str], list[np.ndarray]]:
     import pandas as pd
 
@@ -145,13 +153,26 @@ def _read_csv(path: Path) -> tuple[list[str], list[np.ndarray]]:
         # deprecates the option)
         exact = ({"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3
                  else {})
-        frame = pd.read_csv(path, **exact)
+        with warnings.catch_warnings():
+            # index_col=False: a row longer than the header is an error below, not
+            # a first column silently taken for the row labels
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False, **exact)
+    except pd.errors.ParserWarning:
+        raise InputError(f"{path} has rows with more fields than its header has column "
+                         "names (a trailing comma, or a column without a name)") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} is empty (no header row of column names)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path} could not be read as CSV: {first}") from None
     names = [str(c) for c in frame.columns]
+    header = _csv_header(path)
+    repeated = sorted({n for n in header if header.count(n) > 1})
+    if repeated:      # pandas would have renamed them 'y.1', ...
+        raise InputError(f"{path} has " + ", ".join(
+            f"{header.count(n)} columns named {n!r}" for n in repeated)
+            + "; each column needs its own name")
     if len(names) < 2:
         raise InputError(f"{path} has {len(names)} column{'s' if len(names) != 1 else ''} "
                          f"({', '.join(repr(n) for n in names)}); a table needs at least "

@@ -20,6 +20,7 @@ from ..data.store import atomic_path, save
 from ..symbolic.export import to_latex
 from .discover import discover
 from .laws import get_law
+from .results import study_folder
 
 DEMO_LAWS = ("exp_sin", "gaussian", "velocity_addition")
 
@@ -51,7 +52,7 @@ def run(out_dir: str | Path = "demo_output", seed: int = 0, n_samples: int = 100
 
     say = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
-    out = Path(out_dir)
+    out = study_folder(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for k, name in enumerate(DEMO_LAWS, 1):

@@ -55,7 +55,7 @@ from ..data.dataset import SequenceDataset, load_dataset, save_dataset
 from ..errors import InputError, InputTypeError, KandiscoverError
 from ..kan.train import torch_threads
 from .executors import pooled, sigterm_interrupts, worker_shared
-from .results import ResultStore, differences
+from .results import ResultStore, differences, study_folder
 
 __all__ = ["run_pendulum_study", "study_config", "METHODS", "TEST_SPLITS"]
 
@@ -476,7 +476,7 @@ def run_pendulum_study(out: str | os.PathLike = "studies/pendulum", *, seeds: in
         raise InputError(f"unknown method(s) {unknown or '(none given)'}; the methods are "
                          f"{', '.join(METHODS)}")
     cfg = study_config(quick, settings)
-    out = Path(out)
+    out = study_folder(out)
     with torch_threads(1), sigterm_interrupts():
         return _run(out, seeds, cfg, methods, dataset, report, verbose, workers, timeout,
                     bool(rerun_changed))

@@ -85,6 +85,16 @@ def _entry(g: h5py.Group, arrays: bool = True) -> dict[str, Any]:
     return out
 
 
+
+def study_folder(out: str | os.PathLike) -> Path:
+    """``out`` as the Path of a study's output folder; refuses a file of that name
+    (the folder is made when the first file is written)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file; a study writes into a folder (results.h5, "
+                         "report.md, figures), so give a folder name")
+    return out
+
 class ResultStore:
     """The results file of one study (see the module docstring).
 

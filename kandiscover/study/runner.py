@@ -71,7 +71,7 @@ import numpy as np
 
 from ..errors import InputError
 from .executors import check_address, connect, run_dask, run_local, sigterm_interrupts
-from .results import ResultStore
+from .results import ResultStore, study_folder
 from .tasks import SYMBOLIC_TIMEOUT, failure, run_task, task_key
 
 __all__ = ["run_task", "run_study", "task_key", "make_tasks", "RUNNER_VERSION", "STUDY_NAME",
@@ -262,7 +262,7 @@ def run_study(datasets: Sequence[Any], methods: Sequence[str], noise_levels: Seq
                   "protocol": "SRBench: 75/25 split by seed; train-target noise "
                               "N(0, (noise*rms(y_train))^2); test target clean",
                   "runner_version": RUNNER_VERSION, "version": __version__}
-    out = Path(out)
+    out = study_folder(out)
     store = ResultStore(out / "results.h5", study, definition)   # refuses other definitions
     out.mkdir(parents=True, exist_ok=True)
     lock = _lock(out)
