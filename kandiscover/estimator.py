@@ -223,6 +223,12 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             if Xa.shape[1] != self.n_features_in_:
                 raise InputError(f"X has {Xa.shape[1]} features, but KANRegressor is "
                                  f"expecting {self.n_features_in_} features as input")
+            fitted = getattr(self, "feature_names_in_", None)
+            if names is not None and fitted is not None and \
+                    [str(c) for c in names] != list(fitted):
+                raise InputError("The feature names should match those that were passed "
+                                 f"during fit, in the same order: got {list(map(str, names))}"
+                                 f", fitted on {list(fitted)}")
         elif names is not None:
             self.feature_names_in_ = np.asarray([str(c) for c in names], dtype=object)
         return Xa

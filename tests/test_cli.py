@@ -70,3 +70,27 @@ def test_demo_end_to_end(tmp_path, capsys):
         assert np.allclose(back.predict(X)[:, 0], law(X), rtol=1e-6, atol=1e-9)
     summary = json.loads(res.summary_path.read_text())
     assert [s["law"] for s in summary] == list(DEMO_LAWS)
+
+
+def test_outputs_that_are_folders_or_files_of_the_wrong_kind_are_refused(tmp_path, capsys):
+    folder = tmp_path / "d.h5"
+    folder.mkdir()
+    model = kd.save(kd.KAN([1, 1], seed=0), tmp_path / "m.h5")
+    (tmp_path / "f.h5").write_text("a file")
+    for args, match in (
+            (["dataset", "feynman", "I.6.2a", "--out", str(folder)], "is a folder"),
+            (["plot", str(model), "--out", str(tmp_path / "d.h5")], "must end in"),
+            (["dataset", "feynman", "I.6.2a", "--seed", "-1", "--out",
+              str(tmp_path / "s.h5")], "seed must be an integer >= 0"),
+            (["study", "feynman", "--equations", "I.6.2a", "--out", str(tmp_path / "f.h5")],
+             "is a file; a study writes into a folder")):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert match in err and "Traceback" not in err
+    png = tmp_path / "p.png"
+    png.mkdir()
+    assert main(["plot", str(model), "--out", str(png)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    # nothing half-written left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "d.h5", "f.h5", "m.h5", "p.png"]
+    assert not list(folder.iterdir()) and not list(png.iterdir())

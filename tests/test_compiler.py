@@ -178,6 +178,15 @@ def test_bad_formulas_are_refused(formula, names, err, match):
         kd.compile_formula(formula, names)
 
 
+def test_symbols_with_assumptions_match_variables_by_name():
+    m, r = sympy.symbols("m r", positive=True)
+    net = kd.compile_formula(m / r ** 2, ["m", "r"])
+    X = np.array([[2.0, 1.0], [3.0, 2.0]])
+    np.testing.assert_allclose(net.predict(X).ravel(), [2.0, 0.75], rtol=1e-12)
+    with pytest.raises(InputError, match="uses r"):
+        kd.compile_formula(m / r ** 2, ["m"])
+
+
 def test_cli_compile_and_extract(tmp_path, capsys):
     from kandiscover.cli import main
     out = tmp_path / "g.h5"

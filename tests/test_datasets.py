@@ -40,6 +40,7 @@ def test_feynman_noise_level_and_determinism():
     (dict(name="I.6.2x"), r"did you mean I\.6\.2"),
     (dict(name="I.6.2", noise=-0.1), "noise must be a number >= 0"),
     (dict(name="I.6.2", n=0), "n must be an integer >= 1"),
+    (dict(name="I.6.2", seed=-1), "seed must be an integer >= 0"),
 ])
 def test_feynman_bad_requests(kwargs, match):
     with pytest.raises(InputError, match=match):
@@ -59,6 +60,15 @@ def test_table_round_trip_is_exact(tmp_path):
     for name in ("feature_names", "target_names", "formula", "units", "source", "seed",
                  "noise", "attrs"):
         assert getattr(back, name) == getattr(ds, name), name
+
+
+def test_hand_written_table_with_one_name_as_a_string(tmp_path):
+    import h5py
+    with h5py.File(tmp_path / "hand.h5", "w") as f:
+        f["X"], f["y"] = np.arange(5.0)[:, None], np.arange(5.0) ** 2
+        f.attrs["feature_names"], f.attrs["target_names"] = "temperature", "energy"
+    ds = kd.load_dataset(tmp_path / "hand.h5")
+    assert ds.feature_names == ["temperature"] and ds.target_names == ["energy"]
 
 
 def test_numeric_array_attributes_load(tmp_path):
@@ -133,6 +143,11 @@ def test_cli_import_info_and_feynman(tmp_path, capsys):
     ("a,b,y\n1,2,3\n4,5,6\n", ["--target", "z"], "no column 'z'"),
     ("a,b,y\n1,2,3\n4,,6\n7,8,\n", ["--target", "y"], "(row 2)"),
     ("a,b,y\n1,2,3\n4,5,6,7\n", ["--target", "y"], "Expected 3 fields in line 3, saw 4"),
+    # pandas would rename the second 'y' to 'y.1' and take it as an input
+    ("y,x,y\n1,2,3\n4,5,6\n", ["--target", "y"], "has 2 columns named 'y'"),
+    ("x,x,y\n1,2,3\n4,5,6\n", ["--target", "y"], "has 2 columns named 'x'"),
+    # pandas would take the first column for row labels and shift the names
+    ("x,y\n1,2,3\n4,5,6\n", ["--target", "y"], "more fields than its header"),
 ])
 def test_cli_import_refuses_bad_tables_and_writes_nothing(tmp_path, capsys, csv, args, match):
     (tmp_path / "t.csv").write_text(csv)

@@ -96,6 +96,16 @@ def test_dataframe_columns_name_the_variables():
     assert r"\theta" in reg.latex() or r"\omega_{0}" in reg.latex()
     with pytest.raises(InputError, match="X has 3 features, but KANRegressor is expecting 2 features"):
         reg.predict(np.zeros((4, 3)))
+    # columns in another order (or other names) would give silently wrong values
+    np.testing.assert_array_equal(reg.predict(df), reg.predict(X))
+    with pytest.raises(InputError, match="feature names should match"):
+        reg.predict(df[["omega_0", "theta"]])
+
+
+def test_variable_names_that_look_like_snapping_constants():
+    X, y = _data(150)
+    reg = kd.KANRegressor(**FAST).fit(pd.DataFrame(X, columns=["_c0", "_c1"]), y)
+    assert {str(s) for s in reg.sympy().free_symbols} <= {"_c0", "_c1"}
 
 
 @pytest.mark.parametrize("X, y, kwargs, err, match", [
@@ -120,6 +130,7 @@ def test_bad_data_is_refused_with_a_clear_message(X, y, kwargs, err, match):
     ({"grid_schedule": (3, 0)}, "grid_schedule"),
     ({"prune_thresholds": (0.1,)}, "prune_thresholds"),
     ({"time_budget": -1}, "time_budget"),
+    ({"seed": -1}, "seed must be an integer >= 0"),
 ])
 def test_bad_parameters_are_refused_at_fit(params, match):
     X, y = _data(50)

@@ -224,6 +224,7 @@ def test_feynman_spot_checks():
     ("x +", "at the end"),
     ("(x", "never closed"),
     ("x y", "column"),
+    ("m\u00b7a + F", "middle dot"),       # Python would read m\u00b7a as one name
 ])
 def test_refused_constructs_name_the_offending_part(text, fragment):
     with pytest.raises(InputError) as info:

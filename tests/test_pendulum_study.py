@@ -332,6 +332,17 @@ def test_hidden_state_analysis_with_refined_rules(small, trained):
 
 
 # -------------------------------------------------------------------- store
+
+def test_result_store_attributes_round_trip(tmp_path):
+    st = ResultStore(tmp_path / "r.h5", "demo", {"a": 1})
+    values = {"flag": np.bool_(True), "tag": "json:not json", "arr": np.array([1.0, 2.5]),
+              "big": 2 ** 70, "f": np.float32(0.5), "plain": "text"}
+    st.add("k", values)
+    got = st.get("k")
+    assert got["flag"] is True and got["tag"] == "json:not json" and got["plain"] == "text"
+    assert got["arr"] == [1.0, 2.5] and got["big"] == 2 ** 70 and got["f"] == 0.5
+    assert [r["key"] for r in st.runs(arrays=False)] == ["k"]
+
 def test_result_store_round_trip_and_refusals(tmp_path):
     path = tmp_path / "r" / "results.h5"
     st = ResultStore(path, "demo", {"a": 1, "b": [1, 2]})

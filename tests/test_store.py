@@ -124,3 +124,18 @@ def test_atomic_files_get_the_usual_permissions(tmp_path):
     with atomic_path(tmp_path / "f.txt") as tmp:
         tmp.write_text("y")
     assert stat.S_IMODE(os.stat(tmp_path / "f.txt").st_mode) == 0o640
+
+
+def test_atomic_write_onto_a_folder_fails_cleanly(tmp_path):
+    from kandiscover.data.store import atomic_path
+    (tmp_path / "x.h5").mkdir()
+    with pytest.raises(ModelFileError, match="it is a folder"):
+        kd.save(kd.KAN([1, 1], seed=0), tmp_path / "x.h5")
+    # a folder appearing between the check and the rename: no temporary file left
+    target = tmp_path / "y.h5"
+    with pytest.raises(ModelFileError, match="cannot write"):
+        with atomic_path(target, suffix=".h5") as tmp:
+            tmp.write_text("data")
+            target.mkdir()
+            (target / "inside").write_text("keeps the folder non-empty")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "x.h5", "y.h5"]

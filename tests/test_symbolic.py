@@ -223,6 +223,13 @@ def test_auto_symbolic_recovers_edges_and_leaves_input_alone(law_data):
     assert "sin" in str(report) and "RMSE after fine-tuning" in str(report)
 
 
+def test_auto_symbolic_refuses_targets_of_the_wrong_width(law_data):
+    X, y = law_data[:2]
+    m = kd.KAN([X.shape[1], 1], seed=0)
+    with pytest.raises(InputError, match="y has 2 columns but the model has 1 output"):
+        kd.auto_symbolic(m, X, np.c_[y, y])
+
+
 def test_auto_symbolic_threshold_keeps_poor_fits_as_splines(law_data):
     X, _, _, _ = law_data
     y = np.sin(np.pi * X[:, 0]) + np.abs(X[:, 1] - 0.3) ** 1.5 * np.sign(X[:, 1] - 0.3)

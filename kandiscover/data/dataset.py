@@ -261,6 +261,14 @@ def save_dataset(ds: TabularDataset | SequenceDataset, path: str | os.PathLike) 
 
 
 # ------------------------------------------------------------------- read
+def _names(v: Any) -> list[str] | None:
+    """Names from a read attribute: one name written as a plain string is a list
+    of one (not of its characters), as :mod:`kandiscover.data.table` reads it."""
+    if v is None:
+        return None
+    return [v] if isinstance(v, str) else [str(x) for x in v]
+
+
 def _value(v: Any) -> Any:
     if isinstance(v, bytes):
         v = v.decode()
@@ -302,8 +310,8 @@ def load_dataset(path: str | os.PathLike) -> TabularDataset | SequenceDataset:
                 raise InputError(f"{path}: /X must be 2-D, got shape {X.shape}")
             if len(y) != len(X):
                 raise InputError(f"{path}: /X has {len(X)} rows but /y has {len(y)}")
-            features = attrs.get("feature_names") or [f"x{i}" for i in range(X.shape[1])]
-            targets = attrs.get("target_names") or (
+            features = _names(attrs.get("feature_names")) or [f"x{i}" for i in range(X.shape[1])]
+            targets = _names(attrs.get("target_names")) or (
                 ["y"] if y.ndim == 1 else [f"y{i}" for i in range(y.shape[1])])
             extra = {k: v for k, v in attrs.items() if k not in _RESERVED}
             return TabularDataset(X, y, list(features), list(targets),

@@ -37,10 +37,21 @@ RESULTS_FORMAT_VERSION = 1
 _KIND = "kandiscover.study"
 
 
+def _json_default(o: Any) -> Any:
+    return o.tolist() if isinstance(o, (np.ndarray, np.generic)) else float(o)
+
+
 def _attr_value(v: Any) -> Any:
-    if isinstance(v, (str, bool, int, float, np.integer, np.floating)):
+    """An HDF5 attribute for ``v``; anything but a plain number or string (and
+    a string that itself starts with ``json:``) goes as ``json:`` + JSON."""
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, (int, np.integer)) and not -2 ** 63 <= v < 2 ** 63:
+        return "json:" + json.dumps(int(v))
+    if isinstance(v, (bool, int, float, np.integer, np.floating)) or (
+            isinstance(v, str) and not v.startswith("json:")):
         return v
-    return "json:" + json.dumps(v, sort_keys=True, default=float)
+    return "json:" + json.dumps(v, sort_keys=True, default=_json_default)
 
 
 def _read_attr(v: Any) -> Any:

@@ -323,7 +323,7 @@ def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | N
     yt = None
     if y is not None and X is not None:
         from .._validation import check_Xy
-        Xa, ya = check_Xy(X, y)
+        Xa, ya = check_Xy(X, y, n_features=new.n_inputs, n_targets=new.n_outputs)
         yt = torch.as_tensor(ya.reshape(len(ya), -1), dtype=new.dtype)
         xt = new.as_tensor(Xa)
     report = SymbolicReport([], r2_threshold)

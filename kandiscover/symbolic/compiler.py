@@ -358,8 +358,10 @@ def _prepare(formula, variables, parse_formula):
             raise InputTypeError(f"variables must be a list of names, got {variables!r}")
         if len(set(variables)) != len(variables):
             raise InputError(f"variables lists a name twice: {list(variables)}")
-        symbols = [sympy.Symbol(v) for v in variables]
-        missing = sorted(s.name for s in free if s not in set(symbols))
+        # by name: a formula's symbols may carry assumptions (positive=True)
+        by_name = {s.name: s for s in free}
+        symbols = [by_name.get(v, sympy.Symbol(v)) for v in variables]
+        missing = sorted(s.name for s in free if s.name not in set(variables))
         if missing:
             raise InputError(f"the formula uses {', '.join(missing)}, which variables "
                              f"({', '.join(variables)}) does not list; add them")

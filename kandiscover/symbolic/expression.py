@@ -186,7 +186,7 @@ def snap_constants(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndar
     floats = sorted(expr.atoms(sympy.Float), key=lambda f: -abs(float(f)))
     if not floats:
         return expr, []
-    params = [sympy.Symbol(f"_c{k}") for k in range(len(floats))]
+    params = [sympy.Dummy(f"c{k}") for k in range(len(floats))]   # never a variable's name
     templ = expr.xreplace(dict(zip(floats, params)))
     run = _evaluator(templ, list(symbols), params)
     values = [float(f) for f in floats]

@@ -560,6 +560,10 @@ def parse_formula(text: str, variables: Sequence[str] | None = None) -> sympy.Ex
                          f"{_location(_line_starts(text), text.index(chr(0)))}; "
                          "remove it")
     known = _validate_variables(variables)
+    if "\u00b7" in text:    # Python reads it as a letter: "m\u00b7a" would be one name
+        raise InputError(f"the formula contains a middle dot '\u00b7' at "
+                         f"{_location(_line_starts(text), text.index(chr(0xb7)))}; "
+                         "write * for a product (m*a)")
     _check_brackets(text)
     parsed, index_map = _prepare(text)
     try:
