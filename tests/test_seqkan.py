@@ -504,6 +504,24 @@ def test_fit_grid_refine_extends_the_grid_and_restarts_early_stopping():
         X, Y, Xv, Yv, epochs=6, batch_size=16, lr=0.02, patience=6,
         grid_refine=[(2, 6), (4, 12)])
     assert h2.val_loss == h.val_loss
+    assert h.grid_refinements == [(2, 6), (4, 12)]
+
+
+def test_patience_running_out_before_a_grid_extension_makes_it_at_once():
+    X, Y = _toy(n=64, T=8)
+    Xv = np.random.default_rng(1).normal(size=(32, 8, 2))
+    Yv = np.random.default_rng(2).random((32, 1)) < 0.5      # noise: no epoch improves for long
+    kw = dict(epochs=12, batch_size=16, lr=0.05, patience=1)
+    m = SeqKAN(2, hidden_size=2, grid=3, seed=0)
+    h = m.fit(X, Y, Xv, Yv, grid_refine={10: 6}, **kw)
+    (start, grid), = h.grid_refinements
+    assert grid == 6 and m.config["grid"] == 6 and start < 10
+    assert len(h.val_loss) > start           # it trained on after the stall, on the new grid
+    assert h.best_step >= start              # the early stopping started afresh
+    # without an extension to come the same stall stops the training, as before
+    plain = SeqKAN(2, hidden_size=2, grid=3, seed=0).fit(X, Y, Xv, Yv, **kw)
+    assert plain.stopped_early and len(plain.val_loss) == start
+    assert plain.val_loss == h.val_loss[:start] and not plain.grid_refinements
 
 
 @pytest.mark.parametrize("bad,match", [({2: 5}, "not more than the 5"),

@@ -694,7 +694,11 @@ class SeqKAN(nn.Module):
             (:meth:`refine_grids`, after any grid update of that epoch).  The
             early stopping then starts afresh: the weights kept at the end are
             the best of the epochs after the last extension, and the patience
-            counts from it.  The model's ``config["grid"]`` is the last grid.
+            counts from it.  When the patience runs out before an extension,
+            the best weights come back and the next extension is made at once
+            (the coarse grid has stopped improving; the history's
+            ``grid_refinements`` lists the epochs each grid started at).  The
+            model's ``config["grid"]`` is the last grid.
         clip_grad : max gradient norm (None: no clipping)
         lr_schedule, lr_patience : learning-rate schedule
             (:data:`kandiscover.kan.seqtrain.LR_SCHEDULES`); ``"plateau"`` halves
@@ -743,6 +747,7 @@ class SeqKAN(nn.Module):
         n, T = Zt.shape[:2]
         n_grid_seq = max(1, min(n, math.ceil(grid_samples / T)))
         grid_updates: list[int] = []
+        refined: list[tuple[int, int]] = []      # (first epoch on it, grid)
 
         def before_epoch(epoch: int) -> bool:
             if epoch not in grid_epochs and epoch not in refinements:
@@ -752,8 +757,21 @@ class SeqKAN(nn.Module):
                 self.update_grids(Xt[sel], max_samples=grid_samples)
                 grid_updates.append(epoch)
             if epoch in refinements:
-                self.refine_grids(refinements[epoch], Xt[sel], max_samples=grid_samples)
+                refine(epoch, refinements.pop(epoch), sel)
             return True                     # the knots moved: a fresh optimizer
+
+        def refine(epoch: int, grid: int, sel: torch.Tensor) -> None:
+            self.refine_grids(grid, Xt[sel], max_samples=grid_samples)
+            refined.append((epoch, grid))
+
+        def on_stall(epoch: int) -> bool:
+            """The patience ran out on a grid with an extension still to come:
+            make it now, from the best weights (train_last_step restored them)."""
+            if not refinements:
+                return False
+            sel = torch.randperm(n, generator=gen)[:n_grid_seq].to(dev)
+            refine(epoch + 1, refinements.pop(min(refinements)), sel)
+            return True
 
         def penalty(kan: KAN, rows: torch.Tensor) -> torch.Tensor:
             if len(rows) > reg_samples:
@@ -783,13 +801,14 @@ class SeqKAN(nn.Module):
                                 batch_size=batch_size, lr=lr, patience=patience,
                                 clip_grad=clip_grad, logits=self._last_logits, step=step,
                                 penalty_weight=1.0, before_epoch=before_epoch,
+                                on_stall=on_stall,
                                 lr_schedule=lr_schedule, lr_patience=lr_patience,
                                 verbose=verbose, desc="seqkan fit")
         finally:
             self.train(was_training)
         hist = History(train_loss=h["train_loss"], val_loss=h["val_loss"], reg=h["penalty"],
                        lr=h["lr"], grid_updates=grid_updates, best_step=h["best_epoch"],
-                       stopped_early=h["stopped_early"])
+                       stopped_early=h["stopped_early"], grid_refinements=refined)
         # samples for prune()/attribution()/auto_symbolic() of the maps without X
         sel = torch.randperm(n, generator=gen)[:max(1, min(n, math.ceil(1000 / T)))].to(dev)
         xh, xo = self.traced_inputs(Xt[sel], max_samples=1000)

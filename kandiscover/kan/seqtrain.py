@@ -191,6 +191,7 @@ def train_last_step(
         logits: Callable[[torch.Tensor], torch.Tensor] | None = None,
         step: Step | None = None, penalty_weight: float = 1.0,
         before_epoch: Callable[[int], bool | None] | None = None,
+        on_stall: Callable[[int], bool | None] | None = None,
         optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
         lr_schedule: str = "constant", lr_patience: int = 2,
         val_batch_size: int = 4096, verbose: bool = False, desc: str | None = None,
@@ -222,6 +223,13 @@ def train_last_step(
         fresh optimizer.  When the hook changed the shapes of the module's
         state (a grid extension), the weights kept for early stopping cannot
         be restored: the early stopping starts afresh from that epoch.
+    on_stall : called as ``on_stall(epoch)`` when the patience runs out at the
+        end of ``epoch`` (before the last), after the best epoch's weights were
+        restored.  A true return value (it changed the model, e.g. moved on to
+        a finer grid ahead of its schedule) continues the training with a fresh
+        optimizer and a fresh patience; the early stopping starts afresh as
+        after ``before_epoch`` when the state's shapes changed.  False or None
+        stops the training.
     optimizer : ``torch.optim`` class, called as ``optimizer(params, lr=lr)``
     lr_schedule, lr_patience : one of :data:`LR_SCHEDULES`; ``"plateau"``
         halves the rate after every ``lr_patience`` epochs without a lower
@@ -336,6 +344,16 @@ def train_last_step(
                             **({"val": f"{hist['val_loss'][-1]:.4f}"} if hist["val_loss"]
                                else {}))
             if Z_val is not None and since_best >= patience:
+                if on_stall is not None and epoch + 1 < epochs:
+                    if best_state is not None:
+                        module.load_state_dict(best_state)
+                    if on_stall(epoch):
+                        params, opt, sched = make_optimizer(opt.param_groups[0]["lr"],
+                                                            epoch + 1)
+                        since_best = 0
+                        if best_state is not None and not _same_shapes(best_state, module):
+                            best_val, best_state = math.inf, None
+                        continue
                 hist["stopped_early"] = True
                 break
     finally:

@@ -33,7 +33,8 @@ class History:
     the penalty, which is ``reg``: what was added to the training loss, its
     weights (``lamb``, ``lamb_smooth``) applied; 0 without one.
     ``lr`` is the learning rate of each epoch of the sequence models (empty
-    for :func:`fit`).
+    for :func:`fit`); ``grid_refinements`` their grid extensions, (first
+    epoch on the new grid, its number of intervals).
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -43,6 +44,7 @@ class History:
     best_step: int | None = None
     stopped_early: bool = False
     lr: list[float] = field(default_factory=list)
+    grid_refinements: list[tuple[int, int]] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
