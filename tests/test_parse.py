@@ -225,6 +225,8 @@ def test_feynman_spot_checks():
     ("(x", "never closed"),
     ("x y", "column"),
     ("m\u00b7a + F", "middle dot"),       # Python would read m\u00b7a as one name
+    ("sqrt(-1)", "not a real number"),
+    ("x + log(-2)", "column 5 is not a real number"),
 ])
 def test_refused_constructs_name_the_offending_part(text, fragment):
     with pytest.raises(InputError) as info:

@@ -387,6 +387,10 @@ class _Builder:
             quoted, where = self.snippet(node)
             raise InputError(f"{quoted} at {where} is infinite or undefined "
                              f"(it evaluates to {value}); fix this part of the formula")
+        if value.is_number and value.is_real is False:      # sqrt(-1), log(-2)
+            quoted, where = self.snippet(node)
+            raise InputError(f"{quoted} at {where} is not a real number (it evaluates to "
+                             f"{value}); formulas here are real-valued")
         return value
 
     def _unaryop(self, node: ast.UnaryOp, depth: int) -> sympy.Expr:
