@@ -104,13 +104,25 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_extract(args: argparse.Namespace) -> int:
+def _load_kan(path: str, command: str):
+    """The KAN in model file ``path``; a SeqKAN file is refused, naming what reads it."""
     from .data.store import load
+    from .errors import InputError
+    from .kan.seqkan import SeqKAN
+    model = load(path)
+    if isinstance(model, SeqKAN):
+        raise InputError(f"{path} holds a SeqKAN; '{command}' reads a KAN. Its rules come "
+                         "from kandiscover.symbolify_seqkan(model, X), its maps are "
+                         "model.phi_h and model.phi_o (kandiscover.plot(model.phi_h, ...))")
+    return model
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
     from .errors import InputError
     from .symbolic.export import to_latex
     from .symbolic.expression import to_sympy
 
-    model = load(args.model)
+    model = _load_kan(args.model, "extract")
     variables = _names_arg(args.vars, "--vars")
     if variables is not None and len(variables) != model.n_inputs:
         raise InputError(f"--vars names {len(variables)} variables but the model has "
@@ -174,21 +186,29 @@ def _cmd_dataset_pendulum(args: argparse.Namespace) -> int:
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from .data.store import load
+    from .kan.seqkan import SeqKAN
     model = load(args.model)
-    print(model.describe())
-    for l, layer in enumerate(model.layers):
-        for (i, j), edge in sorted(layer.symbolic.items()):
-            a, b, c, d = layer.sym_params[i, j].tolist()
-            print(f"  symbolic edge ({l}, {i}, {j}): {c:.4g}*{edge.name}({a:.4g}*x+{b:.4g})"
-                  f"+{d:.4g}")
+    if isinstance(model, SeqKAN):
+        print(f"SeqKAN({model.extra_repr()})")
+        maps = [("Phi_h (update rule)", model.phi_h), ("Phi_o (output rule)", model.phi_o)]
+    else:
+        maps = [("", model)]
+    for title, kan in maps:
+        if title:
+            print(title + ":")
+        print(kan.describe())
+        for l, layer in enumerate(kan.layers):
+            for (i, j), edge in sorted(layer.symbolic.items()):
+                a, b, c, d = layer.sym_params[i, j].tolist()
+                print(f"  symbolic edge ({l}, {i}, {j}): {c:.4g}*{edge.name}({a:.4g}*x"
+                      f"+{b:.4g})+{d:.4g}")
     return 0
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .data.store import load
     from .plot import plot
     _writable(args.out, (".png", ".svg", ".pdf"), "--out")
-    plot(load(args.model), args.out)
+    plot(_load_kan(args.model, "plot"), args.out)
     print(f"wrote {args.out}")
     return 0
 

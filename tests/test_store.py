@@ -139,3 +139,38 @@ def test_atomic_write_onto_a_folder_fails_cleanly(tmp_path):
             target.mkdir()
             (target / "inside").write_text("keeps the folder non-empty")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "x.h5", "y.h5"]
+
+
+@pytest.mark.parametrize("variant, kw", [("standard", {}),
+                                         ("wide", dict(output_width=(2, 1),
+                                                       window_scale="oscillator", dt=0.1))])
+def test_seqkan_round_trip_keeps_grids_symbolic_edges_and_normalisation(tmp_path, variant, kw):
+    from kandiscover.kan.seqkan import SeqKAN
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 6, 2))
+    Y = (X[:, :, 0].sum(1) > 0)[:, None].repeat(2, 1)
+    m = SeqKAN(2, 2, 2, variant=variant, seed=0, **kw)
+    m.fit(X, Y, epochs=2, batch_size=8, grid_refine={1: 8})
+    m.phi_h.set_symbolic(0, 0, 1, "sin", (1.5, 0.1, 0.7, -0.2))
+    m.double()
+    path = kd.save(m, tmp_path / "seq.h5")
+    again = kd.load(path)
+    assert isinstance(again, SeqKAN) and again.config == m.config
+    assert again.phi_h.layers[0].num_grid == 8 and again.dtype == torch.float64
+    assert again.phi_h.layers[0].symbolic[(0, 1)].name == "sin"
+    np.testing.assert_array_equal(again.decision_function(X), m.decision_function(X))
+    np.testing.assert_array_equal(again.hidden_states(X).detach().numpy(),
+                                  m.hidden_states(X).detach().numpy())
+
+
+def test_cli_reads_seqkan_files_or_says_which_command_does(tmp_path, capsys):
+    from kandiscover.cli import main
+    from kandiscover.kan.seqkan import SeqKAN
+    path = kd.save(SeqKAN(2, 3, 1, seed=0), tmp_path / "seq.h5")
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("SeqKAN(input_size=2, hidden_size=3") and "Phi_o (output rule):" in out
+    for args in (["extract", str(path)], ["plot", str(path), "--out", str(tmp_path / "p.png")]):
+        assert main(args) == 2
+        assert "holds a SeqKAN" in capsys.readouterr().err
+    assert not (tmp_path / "p.png").exists()
