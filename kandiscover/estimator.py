@@ -42,6 +42,8 @@ __all__ = ["KANRegressor"]
 _EXACT = 1e-5  # relative RMS on held-out rows below which the search stops
 _SPARSER_LEVELS = 3  # edges dropped one by one from the chosen network
 _PRODUCT_RESTARTS = 1  # extra seeds for structures with multiplication nodes
+#: y standard deviation below which fit warns that lamb outweighs the data term
+_SMALL_Y_STD = 0.1
 
 
 def _has_products(width) -> bool:
@@ -261,6 +263,17 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                              f"(n_samples={n})")
         if np.ptp(ya) == 0:
             raise InputError("y is constant: there is no formula to discover")
+        spread = float(np.std(ya))
+        if spread < _SMALL_Y_STD and self.lamb > 0:
+            # the penalty acts on the network's inner activations, the loss is in y's
+            # units: for a small y the penalty outweighs real terms (measured, see below)
+            warnings.warn(
+                f"y's standard deviation is {spread:.3g}. The sparsity penalty lamb="
+                f"{self.lamb:g} is not scaled to y, and for targets with a standard deviation "
+                f"below about {_SMALL_Y_STD:g} it has been seen to prune real terms "
+                "(0.1*(sin(pi*x0) + x1**2) lost its x1**2 term); consider "
+                f"lamb={self.lamb * spread ** 2:.3g} (lamb times var(y)) or rescaling y",
+                UserWarning, stacklevel=2)
         if variable_names is None:
             variable_names = (list(self.feature_names_in_) if hasattr(self, "feature_names_in_")
                               else [f"x{i}" for i in range(d)])

@@ -102,6 +102,17 @@ def test_dataframe_columns_name_the_variables():
         reg.predict(df[["omega_0", "theta"]])
 
 
+def test_a_small_target_gets_a_warning_that_names_the_scaled_penalty():
+    X, y = _data(150)
+    with pytest.warns(UserWarning, match=r"standard deviation is 0\.05\..*lamb=2\.5e-06"):
+        kd.KANRegressor(**FAST, lamb=1e-3).fit(X, 0.05 * y / np.std(y))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        kd.KANRegressor(**FAST).fit(X, y)               # std about 1: no warning
+        kd.KANRegressor(**FAST, lamb=0.0).fit(X, 0.01 * y)   # no penalty: nothing to warn
+
+
 def test_variable_names_that_look_like_snapping_constants():
     X, y = _data(150)
     reg = kd.KANRegressor(**FAST).fit(pd.DataFrame(X, columns=["_c0", "_c1"]), y)
