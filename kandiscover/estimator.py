@@ -6,7 +6,9 @@ product :math:`g\bigl((\sum_i f_i(x_i))(\sum_i h_i(x_i))\bigr)`):
 
 1. train on 80 % of the rows: Adam warm-up (avoids the poor local minima
    that LBFGS alone falls into on narrow networks), then LBFGS with the
-   L1 + entropy penalty ``lamb`` at the first grid size;
+   L1 + entropy penalty ``lamb`` at the first grid size, all on the
+   standardized target (y - mean) / std, whose mean and std then go into
+   the output node: so the formula does not depend on y's units;
 2. prune with ``prune_thresholds`` (node, edge);
 3. refine the grid along ``grid_schedule``, retraining after each step;
 4. auto-symbolic (every edge gets its best library function) and LBFGS
@@ -42,8 +44,6 @@ __all__ = ["KANRegressor"]
 _EXACT = 1e-5  # relative RMS on held-out rows below which the search stops
 _SPARSER_LEVELS = 3  # edges dropped one by one from the chosen network
 _PRODUCT_RESTARTS = 1  # extra seeds for structures with multiplication nodes
-#: y standard deviation below which fit warns that lamb outweighs the data term
-_SMALL_Y_STD = 0.1
 
 
 def _has_products(width) -> bool:
@@ -149,7 +149,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     grid_schedule : tuple of int
         Grid sizes: training starts at the first, each next one refines.
     lamb : float
-        Sparsity penalty during the first stage.
+        Sparsity penalty during the first stage.  The network trains on the
+        standardized target, so the objective is
+        ``MSE(y) / var(y) + lamb * (L1 + entropy)``: rescaling y (a change of
+        units) leaves the formula's structure unchanged.
     prune_thresholds : (float, float)
         Node and edge attribution thresholds for pruning.
     library : list of str or None
@@ -263,18 +266,6 @@ class KANRegressor(RegressorMixin, BaseEstimator):
                              f"(n_samples={n})")
         if np.ptp(ya) == 0:
             raise InputError("y is constant: there is no formula to discover")
-        spread = float(np.std(ya))
-        if spread < _SMALL_Y_STD and self.lamb > 0:
-            # the penalty acts on the network's inner activations, the loss is in y's
-            # units: for a small y the penalty outweighs real terms (the example below
-            # was measured; lamb * var(y) recovered it exactly)
-            warnings.warn(
-                f"y's standard deviation is {spread:.3g}. The sparsity penalty lamb="
-                f"{self.lamb:g} is not scaled to y, and for targets with a standard deviation "
-                f"below about {_SMALL_Y_STD:g} it has been seen to prune real terms "
-                "(0.1*(sin(pi*x0) + x1**2) lost its x1**2 term); consider "
-                f"lamb={self.lamb * spread ** 2:.3g} (lamb times var(y)) or rescaling y",
-                UserWarning, stacklevel=2)
         if variable_names is None:
             variable_names = (list(self.feature_names_in_) if hasattr(self, "feature_names_in_")
                               else [f"x{i}" for i in range(d)])
@@ -397,9 +388,11 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         sched = self._schedule
         node_thr, edge_thr = self.prune_thresholds
         model = KAN(width, grid=sched[0], seed=self.seed + 7919 * restart, dtype=torch.float64)
-        with torch.no_grad():  # the network works on a standardized target
-            model.node_scale[-1].fill_(float(np.std(ytr)) or 1.0)
-            model.node_bias[-1].fill_(float(np.mean(ytr)))
+        # the spline stages fit the standardized target, so the penalty, Adam's
+        # epsilon and the optimizers' tolerances do not depend on y's units;
+        # the output node takes std and mean back before the formulas are read
+        mean, std = float(np.mean(ytr)), float(np.std(ytr)) or 1.0
+        ztr = (ytr - mean) / std
 
         def stage(name, fn):
             if _past(deadline):
@@ -409,15 +402,18 @@ class KANRegressor(RegressorMixin, BaseEstimator):
             except TrainingError as exc:
                 raise TrainingError(f"{name}: {exc}") from None
 
-        stage("warm-up", lambda: model.fit(Xtr, ytr, opt="adam", steps=10 * self.steps,
+        stage("warm-up", lambda: model.fit(Xtr, ztr, opt="adam", steps=10 * self.steps,
                                            lr=0.02, verbose=False))
-        stage("sparsification", lambda: model.fit(Xtr, ytr, steps=self.steps, lamb=self.lamb,
+        stage("sparsification", lambda: model.fit(Xtr, ztr, steps=self.steps, lamb=self.lamb,
                                                   verbose=False))
         model, _ = model.prune(Xtr, node_threshold=node_thr, edge_threshold=edge_thr)
         for g in sched[1:]:
             model = model.refine(g)
-            stage(f"training at grid {g}", lambda: model.fit(Xtr, ytr, steps=self.steps,
+            stage(f"training at grid {g}", lambda: model.fit(Xtr, ztr, steps=self.steps,
                                                              verbose=False))
+        with torch.no_grad():
+            model.node_scale[-1].mul_(std)
+            model.node_bias[-1].mul_(std).add_(mean)
         spline_loss = _mse(model.predict(Xv), yv)
         if not np.isfinite(spline_loss):
             raise TrainingError("trained network: it gives non-finite values on the "

@@ -102,15 +102,20 @@ def test_dataframe_columns_name_the_variables():
         reg.predict(df[["omega_0", "theta"]])
 
 
-def test_a_small_target_gets_a_warning_that_names_the_scaled_penalty():
-    X, y = _data(150)
-    with pytest.warns(UserWarning, match=r"standard deviation is 0\.05\..*lamb=2\.5e-06"):
-        kd.KANRegressor(**FAST, lamb=1e-3).fit(X, 0.05 * y / np.std(y))
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
-        kd.KANRegressor(**FAST).fit(X, y)               # std about 1: no warning
-        kd.KANRegressor(**FAST, lamb=0.0).fit(X, 0.01 * y)   # no penalty: nothing to warn
+@pytest.mark.parametrize("scale", [1e-6, 0.1, 1e4])
+def test_the_formula_does_not_depend_on_the_units_of_y(scale):
+    # before the network trained on the standardized target, the penalty and
+    # Adam's epsilon weighed against the MSE in y's units: at scale 0.1 the
+    # x1**2 term was pruned, at 1e-6 Adam's warm-up barely moved the weights
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (200, 2))
+    y = scale * (np.sin(np.pi * X[:, 0]) + X[:, 1] ** 2)
+    reg = kd.KANRegressor(**FAST, steps=10).fit(X, y)
+    x0, x1 = sympy.symbols("x0 x1")
+    truth = scale * (sympy.sin(sympy.pi * x0) + x1 ** 2)
+    assert sympy.simplify(reg.sympy() / truth - 1) == 0 or \
+        kd.symbolic_solution(reg.sympy(), truth)
+    assert np.sqrt(np.mean((reg.predict(X) - y) ** 2)) < 1e-8 * np.std(y)
 
 
 def test_variable_names_that_look_like_snapping_constants():

@@ -77,7 +77,7 @@ def test_rules_reproduce_the_symbolic_model(small, trained):
     assert rules.r2["phi_h"] > 0.9 and rules.r2["phi_o"] > 0.9
     # first step: h_prev = 0; the rule in raw units equals the symbolic copy
     x = X[:50]
-    h = rules.model.hidden_states(x).detach().numpy()
+    h = rules.model.hidden_states(x).numpy()
     th, om = sympy.symbols("theta omega")
     hp = sympy.symbols("h1_prev h2_prev")
     for k, e in enumerate(rules.update):
@@ -115,7 +115,7 @@ def test_window_scaled_rules_are_in_raw_variables(small, scale):
     assert {str(s) for e in rules.update for s in e.free_symbols} <= set(names.split())
     first = sympy.Symbol(stat_names.split()[0])
     assert any(e.has(first) for e in rules.update + rules.output)
-    h = rules.model.hidden_states(x).detach().numpy()
+    h = rules.model.hidden_states(x).numpy()
     logits = rules.model.decision_function(x)
     upd = [sympy.lambdify(sympy.symbols(names), e, "numpy") for e in rules.update]
     for k, f in enumerate(upd):
@@ -145,7 +145,7 @@ def test_rules_of_a_phi_o_with_product_nodes(small):
     h1, h2 = sympy.symbols("h1 h2")
     assert all(e.free_symbols <= {h1, h2} for e in rules.output)
     x = w.inputs[:40]
-    h = rules.model.hidden_states(x).detach().numpy()
+    h = rules.model.hidden_states(x).numpy()
     logits = rules.model.decision_function(x)
     for j, e in enumerate(rules.output):
         got = sympy.lambdify([h1, h2], e, "numpy")(h[:, -1, 0], h[:, -1, 1])

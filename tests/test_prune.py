@@ -66,3 +66,34 @@ def test_prune_keeps_multiplication_nodes_and_symbolic_edges():
     assert pruned.width == m.width and pruned.mult_arity == m.mult_arity
     assert (2, 3) in pruned.layers[0].symbolic
     np.testing.assert_allclose(pruned.predict(X), m.predict(X), atol=1e-12)
+
+
+def _product_with_a_flat_factor(scale=1.0):
+    """(scale x0) (scale (2 + 1e-6 x1)) as a symbolic [2, (0, 1), 1] network."""
+    m = kd.KAN([2, (0, 1), 1], seed=0, dtype="float64")
+    with torch.no_grad():
+        m.layers[0].mask.zero_()
+        m.layers[0].mask[0, 0] = 1.0
+        m.layers[0].mask[1, 1] = 1.0
+    m.set_symbolic(0, 0, 0, "x", (1.0, 0.0, scale, 0.0))
+    m.set_symbolic(0, 1, 1, "x", (1e-6, 0.0, scale, 2.0 * scale))
+    m.set_symbolic(1, 0, 0, "x", (1.0, 0.0, 1.0, 0.0))
+    return m
+
+
+def test_pruning_a_flat_factor_keeps_its_level_not_zero():
+    X = np.random.default_rng(0).uniform(-1, 1, (300, 2))
+    m = _product_with_a_flat_factor()
+    pruned, report = m.prune(X)
+    assert [(l, i, j) for l, i, j, _ in report.removed_edges] == [(0, 1, 1)]
+    # the flat edge is gone and its mean (2) went into the factor: 2 x0, not 0
+    np.testing.assert_allclose(pruned.predict(X), 2 * X[:, :1], atol=1e-5)
+    assert pruned.predict(X).std() > 0.5
+
+
+def test_prune_scores_do_not_depend_on_the_units_of_the_data():
+    # every activation 1e-9 times smaller: a fixed epsilon would dominate
+    X = np.random.default_rng(0).uniform(-1, 1, (300, 2))
+    scores = [_product_with_a_flat_factor(s).attribution(X).edge_scores[0]
+              for s in (1.0, 1e-9)]
+    np.testing.assert_allclose(scores[0], scores[1], rtol=1e-6)

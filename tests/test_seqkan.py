@@ -23,7 +23,8 @@ def test_shapes(variant, hs, hw):
     m = SeqKAN(2, hidden_size=hs, output_size=2, variant=variant, hidden_width=hw, seed=0)
     x = torch.randn(5, 7, 2)
     assert m(x).shape == (5, 7, 2)
-    assert m.hidden_states(x).shape == (5, 7, hs)
+    h = m.hidden_states(x)
+    assert h.shape == (5, 7, hs) and not h.requires_grad   # .numpy() works
     p = m.predict_proba(x)
     assert p.shape == (5, 2) and np.all((p > 0) & (p < 1))
     np.testing.assert_allclose(p, torch.sigmoid(m(x)[:, -1]).detach().numpy(), rtol=1e-5)

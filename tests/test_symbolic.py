@@ -179,6 +179,18 @@ def test_to_sympy_snaps_constants_and_simplifies():
     assert raw.atoms(sympy.Float)
 
 
+def test_to_sympy_reads_hyperbolic_functions_of_logs_as_rational():
+    # how the composed structure [2, 1, 1] writes 1/(1 + x y): a logistic of
+    # log x + log y; the tanh -> exp rewrite in the simplification reads it back
+    m = _symbolic_model([2, 1, 1])
+    m.set_symbolic(0, 0, 0, "log", (1.0, 0.0, 0.5, 0.0))
+    m.set_symbolic(0, 1, 0, "log", (1.0, 0.0, 0.5, 0.0))
+    m.set_symbolic(1, 0, 0, "tanh", (1.0, 0.0, -0.5, 0.5))
+    x, y = sympy.symbols("x y")
+    expr = kd.to_sympy(m, ["x", "y"], X_check=np.random.default_rng(0).uniform(0.5, 2, (64, 2)))
+    assert expr == 1 / (x * y + 1)
+
+
 def test_to_sympy_refuses_spline_edges_and_reads_graphs():
     m = _symbolic_model([2, 1])
     m.set_symbolic(0, 0, 0, "sin")

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from ..data.dataset import SequenceDataset, SequenceWindows
 from ..errors import InputError
@@ -158,9 +157,8 @@ def hidden_state_analysis(model, dataset: SequenceDataset, split: str = "test_ex
         raise InputError(f"unknown hidden variable(s) {missing}; the dataset has "
                          f"{', '.join(w.hidden) or 'none'}")
 
-    with torch.no_grad():
-        hidden = np.concatenate([model.hidden_states(w.inputs[i:i + 4096]).cpu().numpy()
-                                 for i in range(0, len(w), 4096)])
+    hidden = np.concatenate([model.hidden_states(w.inputs[i:i + 4096]).cpu().numpy()
+                             for i in range(0, len(w), 4096)])
     spearman = {n: np.array([_rho(hidden[:, -1, k], w.hidden[n][:, -1])
                              for k in range(model.hidden_size)]) for n in names}
     out = HiddenStateAnalysis(split, hidden, {n: w.hidden[n] for n in names}, w.sequence,

@@ -561,8 +561,10 @@ class SeqKAN(nn.Module):
         hs = self._unroll(z)
         return self._apply_o(self._o_inputs(z, hs))
 
+    @torch.no_grad()
     def hidden_states(self, x: Any) -> torch.Tensor:
-        """Hidden states h_t after reading x_t, (batch, time, hidden_size)."""
+        """Hidden states h_t after reading x_t, (batch, time, hidden_size);
+        for reading, so no gradient is tracked (``.numpy()`` works)."""
         return self._unroll(self._prepare(x))
 
     @torch.no_grad()

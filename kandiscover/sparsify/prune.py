@@ -13,7 +13,14 @@ the subnode's activation scale,
 where :math:`\sigma` is the standard deviation over the samples and
 :math:`s_j = \sum_i \phi_{ij}` the raw subnode value; a node's score is the
 sum of its outgoing edges' scores, :math:`N^{(l)}_i = \sum_j E^{(l)}_{ij}`.
-The input nodes' scores rank the input variables.
+The input nodes' scores rank the input variables.  The constant
+:math:`\varepsilon` is relative, ``eps`` times the largest subnode scale of
+the layer, so the scores do not depend on the units of the data.
+
+Pruning replaces every edge it removes (masked, or leaving a removed node)
+by its mean activation on the samples, added to the bias of the subnode it
+fed: what is cut is the edge's variation, not its level.  Without this a
+product whose factor has only near-constant edges would become 0.
 """
 
 from __future__ import annotations
@@ -34,11 +41,13 @@ __all__ = ["Attribution", "attribution", "prune", "PruneReport"]
 class Attribution:
     """Importance scores: ``edge_scores[l]`` is (n_in, n_out) for layer l,
     ``node_scores[l]`` has one entry per node of node layer l (0 = inputs),
-    ``edge_scales[l]`` the activation standard deviation of every edge."""
+    ``edge_scales[l]`` and ``edge_means[l]`` the standard deviation and the
+    mean of every edge's activation on the samples."""
 
     edge_scores: list[np.ndarray]
     node_scores: list[np.ndarray]
     edge_scales: list[np.ndarray]
+    edge_means: list[np.ndarray]
 
     @property
     def input_scores(self) -> np.ndarray:
@@ -63,20 +72,22 @@ def attribution(model, X: Any = None, eps: float = 1e-4) -> Attribution:
     (default: the subsample kept from the last ``fit``)."""
     x = _sample(model, X)
     nodes, subs = model.trace(x)
-    scales = [layer.edge_activations(h).std(0, unbiased=False)
-              for layer, h in zip(model.layers, nodes[:-1])]
+    acts = [layer.edge_activations(h) for layer, h in zip(model.layers, nodes[:-1])]
+    scales = [a.std(0, unbiased=False) for a in acts]
     node_score = torch.ones(model.n_outputs, dtype=x.dtype, device=x.device)
     node_scores, edge_scores = [node_score], []
     for l in range(model.depth - 1, -1, -1):
         owner = torch.tensor(model.subnode_owner(l + 1), device=x.device)
         sub_score = node_score[owner]
         sub_scale = subs[l].std(0, unbiased=False)
-        e = scales[l] * (sub_score / (sub_scale + eps))[None, :]
+        floor = eps * sub_scale.max().clamp_min(torch.finfo(x.dtype).tiny)
+        e = scales[l] * (sub_score / (sub_scale + floor))[None, :]
         edge_scores.insert(0, e)
         node_score = e.sum(1)
         node_scores.insert(0, node_score)
     to_np = lambda ts: [t.cpu().double().numpy() for t in ts]  # noqa: E731
-    return Attribution(to_np(edge_scores), to_np(node_scores), to_np(scales))
+    return Attribution(to_np(edge_scores), to_np(node_scores), to_np(scales),
+                       to_np([a.mean(0) for a in acts]))
 
 
 @dataclass
@@ -158,15 +169,17 @@ def prune(model, X: Any = None, node_threshold: float = 1e-2,
             f"pruning with node_threshold={node_threshold}, edge_threshold={edge_threshold} "
             f"would cut every path to output(s) {lost}; lower the thresholds. "
             f"Node scores: {[np.round(s, 4).tolist() for s in att.node_scores]}\n{scores}")
-    new = _extract(model, keep, live)
+    new = _extract(model, keep, live, att.edge_means)
     report = PruneReport(model.width_spec, new.width_spec, removed_nodes,
                          removed_edges, [np.nonzero(k)[0].tolist() for k in keep], att)
     return new, report
 
 
 @torch.no_grad()
-def _extract(model, keep: list[np.ndarray], live: list[np.ndarray]):
-    """Build the smaller model holding the kept nodes and live edges."""
+def _extract(model, keep: list[np.ndarray], live: list[np.ndarray],
+             means: list[np.ndarray]):
+    """Build the smaller model holding the kept nodes and live edges; each
+    removed edge's mean activation (``means``) goes into its subnode's bias."""
     from ..kan.network import KAN
 
     width, arity = [], []
@@ -196,5 +209,9 @@ def _extract(model, keep: list[np.ndarray], live: list[np.ndarray]):
                            (("node_scale", "node_bias"), nodes)):
             for pname in plist:
                 getattr(new, pname)[l].copy_(getattr(model, pname)[l][idx])
+        was_live = old.mask.cpu().numpy() > 0
+        cut = was_live & ~(live[l] & keep[l][:, None])
+        lost = torch.as_tensor((means[l] * cut).sum(0)[cols.numpy()], dtype=lay.coef.dtype)
+        new.subnode_bias[l].add_(new.subnode_scale[l] * lost.to(lay.coef.device))
     new.fit_sample_ = model.fit_sample_
     return new

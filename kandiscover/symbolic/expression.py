@@ -229,12 +229,15 @@ def _simplify(expr: sympy.Expr) -> sympy.Expr:
     if ops <= _SIMPLIFY_MAX_OPS:
         def full():
             best = sympy.simplify(expr)
-            # sums inside tanh/sin/...: tanh(atanh(x) + atanh(y)) is (x + y)/(1 + x y)
-            trig = sympy.expand_trig(expr)
-            if trig != expr:
-                alt = sympy.simplify(trig)
-                if sympy.count_ops(alt) < sympy.count_ops(best):
-                    best = alt
+            # sums inside tanh/sin/...: tanh(atanh(x) + atanh(y)) is (x + y)/(1 + x y);
+            # hyperbolic functions of logs are rational: 1/2 - tanh(log(x y)/2)/2 is
+            # 1/(1 + x y)
+            hyperbolic = (sympy.tanh, sympy.sinh, sympy.cosh)
+            for alt in (sympy.expand_trig(expr), expr.rewrite(hyperbolic, sympy.exp)):
+                if alt != expr:
+                    alt = sympy.simplify(alt)
+                    if sympy.count_ops(alt) < sympy.count_ops(best) and not alt.has(sympy.I):
+                        best = alt
             return best
 
         _, out = call_with_limit(full, SIMPLIFY_SECONDS)
