@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Callable, Iterator, TypeVar
 
-__all__ = ["time_limit", "call_with_limit", "TimeLimitExceeded"]
+__all__ = ["time_limit", "call_with_limit", "TimeLimitExceeded", "past"]
 
 T = TypeVar("T")
 
@@ -93,3 +93,8 @@ def call_with_limit(fn: Callable[[], T], seconds: float | None) -> tuple[bool, T
             return True, fn()
     except _Own:
         return False, None
+
+
+def past(deadline: float | None) -> bool:
+    """Whether ``deadline`` (a ``time.perf_counter()`` value; None: none) has passed."""
+    return deadline is not None and time.perf_counter() > deadline

@@ -36,6 +36,7 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import DataConversionWarning
 
+from ._timelimit import past as _past
 from ._validation import as_2d_array, check_fraction, check_int, check_positive
 from .errors import InputError, InputTypeError, KandiscoverError, PruningError, TrainingError
 
@@ -90,10 +91,6 @@ class _Candidate:
 
 class _OutOfTime(Exception):
     """The time budget ran out (internal to :meth:`KANRegressor.fit`)."""
-
-
-def _past(deadline: float | None) -> bool:
-    return deadline is not None and time.perf_counter() > deadline
 
 
 def _default_widths(d: int) -> list[list]:
@@ -161,8 +158,10 @@ class KANRegressor(RegressorMixin, BaseEstimator):
     time_budget : float or None
         Seconds for the search.  Once spent, no new candidate structure
         starts, a structure in training is abandoned at its next stage (the
-        first structure always finishes), and the sparser readings stop;
-        ``fit`` may exceed it by about one training stage.
+        first structure always finishes), the fine-tuning of its symbolic
+        edges stops with the best parameters it has evaluated, and the
+        sparser readings stop; ``fit`` may exceed it by about one training
+        stage and one formula reading.
     steps : int
         LBFGS steps per grid stage.
     verbose : bool
@@ -434,7 +433,8 @@ class KANRegressor(RegressorMixin, BaseEstimator):
         for net, loss, note in variants():
             if not np.isfinite(loss):
                 continue
-            sym, _ = auto_symbolic(net, Xtr, ytr, lib=self.library, r2_threshold=0.0)
+            sym, _ = auto_symbolic(net, Xtr, ytr, lib=self.library, r2_threshold=0.0,
+                                   deadline=deadline)
             expr = to_sympy(sym, self.variable_names_, X_check=Xv,
                             snap_tol=min(1e-3, 1e-6 + 0.1 * np.sqrt(loss) / (np.std(yv) or 1.0)))
             fn = self._compile(expr)

@@ -235,6 +235,21 @@ def test_auto_symbolic_recovers_edges_and_leaves_input_alone(law_data):
     assert "sin" in str(report) and "RMSE after fine-tuning" in str(report)
 
 
+def test_auto_symbolic_fine_tuning_stops_at_the_deadline(law_data):
+    import time
+    X, _, _, _ = law_data
+    y = np.sin(np.pi * X[:, 0]) + X[:, 1] ** 2
+    m = kd.KAN([2, 1], grid=10, seed=0, dtype="float64")
+    m.fit(X, y, steps=20, verbose=False)
+    _, free = kd.auto_symbolic(m, X, y)
+    late, report = kd.auto_symbolic(m, X, y, deadline=time.perf_counter() - 1.0)
+    # the deadline had passed: the edges are chosen but not fine-tuned
+    assert report.all_symbolic and report.rmse_after == report.rmse_symbolic
+    assert free.rmse_after < 1e-6 < report.rmse_after      # without one: exact
+    assert np.sqrt(np.mean((late.predict(X)[:, 0] - y) ** 2)) == pytest.approx(
+        report.rmse_after)
+
+
 def test_auto_symbolic_refuses_targets_of_the_wrong_width(law_data):
     X, y = law_data[:2]
     m = kd.KAN([X.shape[1], 1], seed=0)

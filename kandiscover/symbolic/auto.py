@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .._timelimit import past as _past
 from .._validation import check_fraction, check_int
 from ..errors import TrainingError
 from . import library
@@ -112,38 +113,64 @@ def _free_slots(model) -> list[tuple[int, int, int, int]]:
     return slots
 
 
+class _Deadline(Exception):
+    """Raised inside a least-squares residual once the deadline has passed."""
+
+
 @torch.no_grad()
-def _polish(model, x: torch.Tensor, y: torch.Tensor, max_nfev: int = 600) -> None:
+def _polish(model, x: torch.Tensor, y: torch.Tensor, max_nfev: int = 600,
+            deadline: float | None = None) -> None:
     r"""Trust-region least squares on the free symbolic parameters (in place).
 
     With every edge symbolic the network has a handful of parameters, and
     least squares converges to the data's own precision in a few dozen
-    iterations, where LBFGS stalls on the badly scaled directions."""
+    iterations, where LBFGS stalls on the badly scaled directions.  Past
+    ``deadline`` (a ``time.perf_counter()`` value) it stops and keeps the
+    best parameters it has evaluated."""
 
     slots = _free_slots(model)
     params = [layer.sym_params for layer in model.layers]
+    # one advanced-indexing write per layer instead of one per parameter
+    where = []
+    for l in range(len(params)):
+        pos = [n for n, s in enumerate(slots) if s[0] == l]
+        if pos:
+            idx = torch.tensor([slots[n][1:] for n in pos], device=params[l].device).T
+            where.append((l, np.array(pos), tuple(idx)))
     theta0 = np.array([float(params[l][i, j, k]) for l, i, j, k in slots])
     target = y.double().cpu().numpy().ravel()
+    r0 = model(x).double().cpu().numpy().ravel() - target
+    cost0 = float(np.sum(np.where(np.isfinite(r0), r0, 1e6) ** 2))
+    best = [cost0, theta0]    # the lowest cost evaluated, kept when the deadline stops it
 
     def assign(theta):
-        for (l, i, j, k), v in zip(slots, theta):
-            params[l][i, j, k] = float(v)
+        for l, pos, idx in where:
+            params[l][idx] = torch.as_tensor(theta[pos], dtype=params[l].dtype,
+                                             device=params[l].device)
 
     def resid(theta):
+        if _past(deadline):
+            raise _Deadline
         assign(theta)
         r = model(x).double().cpu().numpy().ravel() - target
-        return np.where(np.isfinite(r), r, 1e6)
+        r = np.where(np.isfinite(r), r, 1e6)
+        cost = float(np.sum(r ** 2))
+        if cost < best[0]:
+            best[:] = [cost, np.array(theta, dtype=float)]
+        return r
 
     try:
         sol = least_squares_fit(resid, theta0, max_nfev=max_nfev)
-        best = sol.x if sol.cost <= 0.5 * float(np.sum(resid(theta0) ** 2)) else theta0
+        chosen = sol.x if sol.cost <= 0.5 * cost0 else theta0
     except (ValueError, np.linalg.LinAlgError):
-        best = theta0
-    assign(best)
+        chosen = theta0
+    except _Deadline:
+        chosen = best[1]
+    assign(chosen)
 
 
 def _straighten(model, x: torch.Tensor, y: torch.Tensor, rmse: float, max_nfev: int,
-                tol: float = 0.05):
+                tol: float = 0.05, deadline: float | None = None):
     """Replace every symbolic edge that fine-tuning pushed into the straight
     part of its function (133 cos(0.0075 u + pi/2), a line in disguise) by
     the line itself, fine-tune again, and keep the result when the RMSE
@@ -172,7 +199,7 @@ def _straighten(model, x: torch.Tensor, y: torch.Tensor, rmse: float, max_nfev: 
                     changed.append((l, i, j, edge.name))
     if not changed:
         return model, rmse, []
-    _polish(trial, x, y, max_nfev=max_nfev)
+    _polish(trial, x, y, max_nfev=max_nfev, deadline=deadline)
     got = _rmse(trial, x, y)
     if np.isfinite(got) and got <= rmse * (1.0 + tol) + 1e-300:
         return trial, min(got, rmse), changed
@@ -181,7 +208,7 @@ def _straighten(model, x: torch.Tensor, y: torch.Tensor, rmse: float, max_nfev: 
 
 def _simpler_edges(model, x: torch.Tensor, y: torch.Tensor, report: SymbolicReport,
                    rmse: float, lib, weight: float, max_nfev: int, tol: float = 0.05,
-                   max_trials: int = 12):
+                   max_trials: int = 12, deadline: float | None = None):
     """Occam pass over a fully symbolic, fine-tuned network: for each edge,
     try the simpler candidates of its fit (fitted afresh to the edge as it
     now is), fine-tune, and keep the simpler function when the network's
@@ -202,7 +229,7 @@ def _simpler_edges(model, x: torch.Tensor, y: torch.Tensor, report: SymbolicRepo
             h = model.trace(x)[0][e.layer]
             ys = model.layers[e.layer].edge_activations(h)[:, e.i, e.j]
         for name in dict.fromkeys(names):
-            if trials >= max_trials:
+            if trials >= max_trials or _past(deadline):
                 return model, rmse
             trials += 1
             fitted = fit_function(h[:, e.i].double().cpu().numpy(),
@@ -211,7 +238,7 @@ def _simpler_edges(model, x: torch.Tensor, y: torch.Tensor, report: SymbolicRepo
                 continue
             trial = model.copy()
             trial.layers[e.layer].set_symbolic(e.i, e.j, name, fitted.params)
-            _polish(trial, x, y, max_nfev=max_nfev)
+            _polish(trial, x, y, max_nfev=max_nfev, deadline=deadline)
             got = _rmse(trial, x, y)
             if np.isfinite(got) and got <= rmse * (1.0 + tol) + 1e-300:
                 model, rmse = trial, min(got, rmse)
@@ -294,7 +321,7 @@ def sparser_readings(model, X: Any, levels: int = 3):
 def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | None = None,
                   r2_threshold: float = 0.99, weight: float = 0.5,
                   fine_tune_steps: int = 30, n_samples: int = 256,
-                  verbose: bool = False):
+                  verbose: bool = False, deadline: float | None = None):
     """Fix every spline edge whose best library fit reaches ``r2_threshold``.
 
     Parameters
@@ -307,6 +334,9 @@ def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | N
     weight : complexity weight of the ranking score (see :mod:`.edgefit`)
     fine_tune_steps : LBFGS steps on (X, y) after fixing (0: none)
     n_samples : samples per edge fit
+    deadline : a ``time.perf_counter()`` value past which the fine-tuning
+        stops early (keeping the best parameters it has seen) and the Occam
+        pass is skipped; None (default): no limit
 
     Returns
     -------
@@ -365,7 +395,7 @@ def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | N
             polishable = report.all_symbolic and bool(_free_slots(new))
             try:
                 if polishable:
-                    _polish(new, xt, yt, max_nfev=20 * fine_tune_steps)
+                    _polish(new, xt, yt, max_nfev=20 * fine_tune_steps, deadline=deadline)
                 else:
                     fit(new, xt, yt, steps=fine_tune_steps, update_grid=False, verbose=False)
             except TrainingError:
@@ -375,7 +405,8 @@ def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | N
                 new, after = backup, report.rmse_symbolic
             if polishable:
                 new, after, changed = _straighten(new, xt, yt, after,
-                                                  max_nfev=min(200, 20 * fine_tune_steps))
+                                                  max_nfev=min(200, 20 * fine_tune_steps),
+                                                  deadline=deadline)
                 for l, i, j, _ in changed:
                     for e in report.edges:
                         if (e.layer, e.i, e.j) == (l, i, j):
@@ -384,7 +415,8 @@ def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | N
             exact = after <= _EXACT * float(yt.std()) if len(yt) > 1 else True
             if polishable and not exact:
                 new, after = _simpler_edges(new, xt, yt, report, after, lib, weight,
-                                            max_nfev=min(200, 20 * fine_tune_steps))
+                                            max_nfev=min(200, 20 * fine_tune_steps),
+                                            deadline=deadline)
             report.rmse_after = after
     for e in report.edges:  # parameters as they are in the returned model
         if e.fixed:

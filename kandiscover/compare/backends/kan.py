@@ -9,11 +9,12 @@ Time budget
 -----------
 ``KANRegressor``'s budget is kept between training stages: once it is spent,
 no new candidate structure starts, a structure in training is abandoned at
-its next stage and the sparser readings stop; the first structure that gives
-a formula always finishes.  ``seconds`` in the result is the wall time of the
-whole call, which can exceed the budget by about one training stage and the
-symbolic reading of one structure (sympy's simplification is capped at 5 s
-per expression).
+its next stage, the fine-tuning of its symbolic edges stops (keeping the best
+parameters it has evaluated, and skipping the Occam pass) and the sparser
+readings stop; the first structure that gives a formula always finishes.
+``seconds`` in the result is the wall time of the whole call, which can
+exceed the budget by about one training stage and the formula reading of one
+structure (sympy's simplification is capped at 5 s per expression).
 
 Determinism
 -----------
