@@ -163,7 +163,8 @@ def least_squares_fit(resid: Any, theta0: Any, **kwargs: Any) -> Any:
     lm's is a cosine), as ``"lm"`` had.
     """
     from scipy.optimize import least_squares
-    return least_squares(resid, theta0, method="trf", x_scale="jac", gtol=None, **kwargs)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # huge residuals
+        return least_squares(resid, theta0, method="trf", x_scale="jac", gtol=None, **kwargs)
 
 
 def fit_function(x: np.ndarray, y: np.ndarray, entry: "_library.SymbolicFunction",
