@@ -334,9 +334,11 @@ def auto_symbolic(model, X: Any = None, y: Any = None, *, lib: Sequence[str] | N
     weight : complexity weight of the ranking score (see :mod:`.edgefit`)
     fine_tune_steps : LBFGS steps on (X, y) after fixing (0: none)
     n_samples : samples per edge fit
-    deadline : a ``time.perf_counter()`` value past which the fine-tuning
-        stops early (keeping the best parameters it has seen) and the Occam
-        pass is skipped; None (default): no limit
+    deadline : a ``time.perf_counter()`` value past which the least-squares
+        fine-tuning of a fully symbolic network stops (keeping the best
+        parameters it has evaluated) and the Occam pass tries no further
+        edge; the LBFGS fine-tuning of a network with splines left runs its
+        ``fine_tune_steps`` regardless.  None (default): no limit
 
     Returns
     -------
